@@ -1,0 +1,362 @@
+"""THE Profile contract between analysis and reports.
+
+``agentprof.analyzers.analyze`` builds one frozen ``Profile``; every report (terminal, HTML,
+Markdown, JSON) renders it and nothing else: reports never query DuckDB and never recompute,
+so two reports of one Profile always agree. Times are integer nanoseconds (``_ns``), money is
+US dollars (``_usd``, ``None`` when unknown, never a silent zero), shares are fractions 0..1.
+
+``to_dict`` gives the versioned JSON form (``agentprof analyze --json``); ``from_dict``
+reads it back, so a saved profile can be re-rendered later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+PROFILE_SCHEMA_VERSION: Final = 1
+"""Version of the Profile / JSON report layout."""
+
+Severity = Literal["high", "medium", "low", "info"]
+SEVERITIES: Final = ("high", "medium", "low", "info")
+
+# The latency components, in display order. The first seven are the field's seven
+# components; "llm_unsplit" is LLM time whose producer recorded no sub-timing (no TTFT),
+# "unattributed" is time no rule can attribute. Along a run's critical path the
+# components sum exactly to its wall-clock time.
+COMPONENTS: Final = (
+    "serialization",
+    "ttft",
+    "generation",
+    "tool_execution",
+    "context_injection",
+    "framework_overhead",
+    "coordination",
+    "llm_unsplit",
+    "unattributed",
+)
+COMPONENT_LABELS: Final = {
+    "serialization": "Request serialization",
+    "ttft": "Time to first token",
+    "generation": "Generation",
+    "tool_execution": "Tool execution",
+    "context_injection": "Context injection",
+    "framework_overhead": "Framework overhead",
+    "coordination": "Inter-step coordination",
+    "llm_unsplit": "LLM (not split)",
+    "unattributed": "Unattributed",
+}
+
+# Prompt-part buckets the input tokens of a step are apportioned into.
+BUCKETS: Final = ("system", "tool_schemas", "history", "tool_outputs", "unattributed")
+BUCKET_LABELS: Final = {
+    "system": "System prompt",
+    "tool_schemas": "Tool schemas",
+    "history": "Conversation history",
+    "tool_outputs": "Tool outputs",
+    "unattributed": "Unattributed",
+}
+
+
+@dataclass(frozen=True)
+class TokenBuckets:
+    """Input tokens of one step split by prompt part (an estimate: apportioned by size)."""
+
+    system_tokens: float = 0.0
+    tool_schemas_tokens: float = 0.0
+    history_tokens: float = 0.0
+    tool_outputs_tokens: float = 0.0
+    unattributed_tokens: float = 0.0
+    estimated: bool = True
+    """True when the split apportions reported tokens by measured part sizes."""
+
+    def as_mapping(self) -> dict[str, float]:
+        return {b: getattr(self, f"{b}_tokens") for b in BUCKETS}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One turn of the agent loop: one LLM call and the tool calls it triggered."""
+
+    run_id: str
+    index: int
+    """1-based position of the step in its run (per agent order, then time)."""
+    agent_name: str | None
+    span_id: str
+    """The step span if explicit, else the step's LLM span."""
+    explicit: bool
+    """True when the trace had a step span (agent.step.N, @step)."""
+    model: str | None
+    start_ns: int
+    end_ns: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float | None
+    cumulative_cost_usd: float | None
+    marginal_cost_usd: float | None
+    """This step's cost minus the previous step's (None for the first step)."""
+    cost_growth: float | None
+    """marginal_cost_usd / previous step's cost (0.2 = 20% more than the step before)."""
+    buckets: TokenBuckets
+    llm_span_ids: tuple[str, ...] = ()
+    tool_span_ids: tuple[str, ...] = ()
+    tool_names: tuple[str, ...] = ()
+    error_count: int = 0
+
+    @property
+    def duration_ns(self) -> int:
+        return self.end_ns - self.start_ns
+
+
+@dataclass(frozen=True)
+class Component:
+    """Time of one latency component within a run (along its critical path)."""
+
+    name: str
+    """One of COMPONENTS."""
+    duration_ns: int
+    share: float
+    """duration_ns / the run's wall-clock time."""
+
+
+@dataclass(frozen=True)
+class CriticalSegment:
+    """A span on the critical path and the time it holds the path."""
+
+    span_id: str
+    name: str
+    category: str
+    start_ns: int
+    end_ns: int
+    on_path_ns: int
+    """Time this span itself (not its children) determines the run's end."""
+    share: float
+    """on_path_ns / the run's wall-clock time."""
+
+
+@dataclass(frozen=True)
+class SpanView:
+    """One span, as reports draw it (waterfall, span explorer)."""
+
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    category: str
+    start_ns: int
+    end_ns: int
+    depth: int
+    self_time_ns: int
+    status: str
+    on_critical_path: bool
+    agent_name: str | None = None
+    model: str | None = None
+    tool_name: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    error_type: str | None = None
+    step_index: int | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    """Trace attributes (untrusted: reports must escape every string)."""
+
+    @property
+    def duration_ns(self) -> int:
+        return self.end_ns - self.start_ns
+
+
+@dataclass(frozen=True)
+class Run:
+    """One trace: an agent run, with its steps, latency components and critical path."""
+
+    run_id: str
+    """The trace id."""
+    name: str
+    """Root span name."""
+    service_name: str | None
+    agent_names: tuple[str, ...]
+    session_id: str | None
+    user_id: str | None
+    start_ns: int
+    end_ns: int
+    ok: bool
+    """False when the root span or an unhandled error ended the run in error."""
+    span_count: int
+    llm_call_count: int
+    tool_call_count: int
+    step_count: int
+    error_count: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cost_usd: float | None
+    """Sum of known LLM costs; None when no cost is known at all."""
+    cost_sources: dict[str, int]
+    """LLM calls per cost_source: {"reported": n, "computed": n, "unknown": n}."""
+    unknown_models: tuple[str, ...]
+    """Models whose price is unknown (their cost is missing from cost_usd)."""
+    steps: tuple[Step, ...] = ()
+    components: tuple[Component, ...] = ()
+    critical_path: tuple[CriticalSegment, ...] = ()
+    spans: tuple[SpanView, ...] = ()
+    """All spans of the run for drawing; empty when detail was elided for a large input."""
+    escalated: bool = False
+
+    @property
+    def wall_ns(self) -> int:
+        return self.end_ns - self.start_ns
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule violation: what happened, what to do, and what it would save."""
+
+    code: str
+    """Rule code, e.g. AP101."""
+    name: str
+    """Kebab-case rule name describing the pattern."""
+    severity: Severity
+    message: str
+    """What happened, with the numbers."""
+    suggestion: str
+    """What to change."""
+    run_id: str | None
+    """The run it rests on; None for findings across runs."""
+    span_ids: tuple[str, ...]
+    est_savings_s: float | None = None
+    est_savings_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Spread of one per-run metric across runs."""
+
+    metric: str
+    """e.g. wall_s, cost_usd, total_tokens, steps, or component:<name>."""
+    unit: str
+    """s, usd, tokens, steps."""
+    count: int
+    mean: float
+    p50: float
+    p95: float
+    p99: float
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class ToolStats:
+    tool_name: str
+    calls: int
+    errors: int
+    error_rate: float
+    p50_ms: float
+    p95_ms: float
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One aggregate compared with its alert threshold."""
+
+    metric: str
+    value: float
+    threshold: float
+    comparison: Literal[">", "<"]
+    breached: bool
+    config_key: str
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    """Across all runs of the input."""
+
+    run_count: int
+    success_rate: float
+    escalation_rate: float | None
+    """Share of runs with a human approval/escalation; None when no run marks any."""
+    total_cost_usd: float | None
+    total_input_tokens: int
+    total_output_tokens: int
+    total_cache_read_tokens: int
+    total_cache_write_tokens: int
+    distributions: tuple[Distribution, ...] = ()
+    tools: tuple[ToolStats, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """What ingest did with one input file."""
+
+    path: str
+    format: str
+    spans_read: int
+    spans_skipped: int
+    problems: tuple[str, ...] = ()
+    """Human-readable notes: what was skipped or repaired, and where."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The whole analysis of one input: the only thing reports render."""
+
+    agentprof_version: str
+    sources: tuple[SourceFile, ...]
+    runs: tuple[Run, ...]
+    aggregates: Aggregates
+    findings: tuple[Finding, ...]
+    """All findings, sorted by estimated saving (seconds, then dollars), then severity."""
+    thresholds: dict[str, float] = field(default_factory=dict)
+    """The thresholds the rules and alerts used (after config overrides)."""
+    unknown_models: tuple[str, ...] = ()
+    price_notes: tuple[str, ...] = ()
+    """Where prices came from (genai-prices snapshot, user overrides)."""
+    runs_elided: int = 0
+    """Runs whose spans/steps were left out of ``runs[*].spans`` to bound size."""
+    schema_version: int = PROFILE_SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Profile:
+        return _from_dict(cls, data)
+
+
+def _from_dict(cls: type, data: Any) -> Any:
+    """Rebuild nested frozen dataclasses from ``to_dict`` output (lists become tuples)."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        kwargs[f.name] = _coerce(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any) -> Any:
+    import typing
+
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return _from_dict(tp, value)
+    if origin is tuple:
+        inner = args[0] if args else Any
+        return tuple(_coerce(inner, v) for v in value)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        for a in args:
+            if a is type(None):
+                continue
+            if dataclasses.is_dataclass(a):
+                return _from_dict(a, value)
+        return value
+    return value
