@@ -1,0 +1,62 @@
+"""The span table contract: DDL, Arrow schema, store versioning."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from agentprof import schema, store
+from agentprof.errors import StoreError
+
+
+def _row(**over):
+    base = {c: None for c in schema.COLUMN_NAMES}
+    base.update(trace_id="a" * 32, span_id="b" * 16, name="chat gpt-4o", category="llm", start_ns=1_000, end_ns=5_000,
+                status="ok", source_format="test", input_tokens=120, output_tokens=7)
+    base.update(over)
+    return base
+
+
+def test_table_columns_match_schema_in_order():
+    con = store.open_store()
+    cols = [r[0] for r in con.execute("DESCRIBE spans").fetchall()]
+    assert tuple(cols) == schema.COLUMN_NAMES
+    assert schema.arrow_schema().names == list(schema.COLUMN_NAMES)
+
+
+def test_load_arrow_in_any_column_order_and_views():
+    con = store.open_store()
+    rows = [_row(), _row(span_id="c" * 16, name="execute_tool search", category="tool", tool_name="search",
+                         input_tokens=None, output_tokens=None, start_ns=5_000, end_ns=9_500)]
+    table = pa.Table.from_pylist(rows, schema=schema.arrow_schema())
+    table = table.select(list(reversed(table.column_names)))
+    assert store.load_arrow(con, table) == 2
+    assert store.span_count(con) == 2
+    assert con.execute("SELECT span_id, duration_ns, input_tokens FROM llm_calls").fetchall() == [("b" * 16, 4_000, 120)]
+    assert con.execute("SELECT tool_name, duration_ns FROM tool_calls").fetchall() == [("search", 4_500)]
+
+
+def test_file_store_round_trips_and_rejects_other_versions(tmp_path):
+    path = tmp_path / "runs.duckdb"
+    con = store.open_store(path)
+    store.load_arrow(con, pa.Table.from_pylist([_row()], schema=schema.arrow_schema()))
+    con.close()
+    con = store.open_store(path)
+    assert store.span_count(con) == 1
+    con.execute("UPDATE agentprof_meta SET value = '999' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(StoreError, match="schema version 999"):
+        store.open_store(path)
+
+
+def test_not_a_duckdb_file(tmp_path):
+    bogus = tmp_path / "notes.duckdb"
+    bogus.write_text("these are my notes, not a database\n" * 10)
+    with pytest.raises(StoreError, match="cannot open as a DuckDB span store"):
+        store.open_store(bogus)
+
+
+def test_describe_lists_every_column():
+    text = schema.describe()
+    for name in schema.COLUMN_NAMES:
+        assert f"\n{name} " in text
