@@ -82,16 +82,16 @@ def analyze(
     """
     from agentprof.config import load_config
 
-    config = load_config(prices_file=prices, select=select, ignore=ignore, set_values=set_values, token_budget=budget)
-    profile = _build_profile(traces or [], db, config)
-
-    outputs = []
+    outputs = []  # checked before any work, so a typo does not cost a long analysis
     if html is not None:
         outputs.append((html, "html"))
     if md is not None:
         outputs.append((md, "md"))
     if output is not None:
         outputs.append((output, _format_from_suffix(output)))
+    config = load_config(prices_file=prices, select=select, ignore=ignore, set_values=set_values, token_budget=budget)
+    profile = _build_profile(traces or [], db, config)
+
     html_name = next((p.name for p, fmt in outputs if fmt == "html"), None)
     for path, fmt in outputs:
         text = _render(profile, fmt, plotly_cdn=plotly_cdn, html_name=html_name)
