@@ -148,3 +148,8 @@ def one_line(text: object, max_chars: int = 80) -> str:
 def short_id(run_id: str, n_chars: int = 8) -> str:
     """The first characters of a trace/span id, as shown in tables (``--run`` accepts a prefix)."""
     return run_id[:n_chars]
+
+
+def plural(count: int, word: str) -> str:
+    """``1 step``, ``3 steps``, ``1,200 LLM calls`` (regular plurals only)."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"

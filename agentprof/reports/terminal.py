@@ -110,7 +110,7 @@ def _header(profile: Profile):
     cost = Text(F.fmt_usd(agg.total_cost_usd),
                 style="agentprof.cost" if agg.total_cost_usd is not None
                 else "agentprof.cost.unknown")
-    cost.append(f"  ({_plural(calls, 'LLM call')}: {src['reported']:,} reported, "
+    cost.append(f"  ({F.plural(calls, 'LLM call')}: {src['reported']:,} reported, "
                 f"{src['computed']:,} computed, {src['unknown']:,} unknown price)",
                 style="agentprof.label")
     grid.add_row("Cost", cost)
@@ -220,8 +220,8 @@ def _run_detail(profile: Profile, run: Run, width: int, show_all: bool, many: bo
     yield _heading(title)
     yield Text.assemble(_t(run.name, "agentprof.title", 50),
                         (f"  {F.fmt_duration_ns(run.wall_ns)} · {F.fmt_usd(run.cost_usd)} · "
-                         f"{_plural(run.step_count, 'step')} · {_plural(run.llm_call_count, 'LLM call')} · "
-                         f"{_plural(run.tool_call_count, 'tool call')} · {_plural(run.error_count, 'error')}",
+                         f"{F.plural(run.step_count, 'step')} · {F.plural(run.llm_call_count, 'LLM call')} · "
+                         f"{F.plural(run.tool_call_count, 'tool call')} · {F.plural(run.error_count, 'error')}",
                          "agentprof.label"))
     if not S.has_detail(run):
         yield Text("No span detail kept for this run (large input).", style="agentprof.note")
@@ -235,10 +235,6 @@ def _run_detail(profile: Profile, run: Run, width: int, show_all: bool, many: bo
     if run.spans:
         yield _heading("Waterfall (◆ = critical path)")
         yield from waterfall_lines(run, width, None if show_all else MAX_WATERFALL_ROWS)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _table(*columns: tuple[str, str], rows: list[list]) -> RenderableType:
