@@ -414,6 +414,16 @@ def write_outputs(name: str, spans: Any) -> list[str]:
     return files
 
 
+def _error_type(span: Any) -> str | None:
+    """error.type, else the type of the first exception event: what the span says failed."""
+    if span.attributes.get("error.type"):
+        return str(span.attributes["error.type"])
+    for event in span.events:
+        if event.name == "exception" and event.attributes.get("exception.type"):
+            return str(event.attributes["exception.type"])
+    return None
+
+
 def expected_entry(name: str, spans: Any, served: list[dict[str, Any]], libraries: list[str], files: list[str]) -> dict[str, Any]:
     """What the tests assert: server-side truth, minus the library's gaps, plus SDK span facts."""
     from importlib.metadata import version
@@ -439,6 +449,8 @@ def expected_entry(name: str, spans: Any, served: list[dict[str, Any]], librarie
         "root_names": sorted(s.name for s in roots),
         "error_span_count": len(errors),
         "error_span_names": sorted(s.name for s in errors),
+        "error_types": sorted(_error_type(s) or "" for s in errors),
+        "kinds": sorted(s.kind.name for s in spans),
         "agent_span_count": len(roots),
         "agent_names": sorted({AGENT_NAME} | ({"chat_agent"} if name == "pydantic_ai" else set())),
         "session_ids": sorted({str(s.attributes.get("gen_ai.conversation.id")) for s in roots}) if name == "pydantic_ai"
