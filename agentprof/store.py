@@ -23,6 +23,73 @@ _META = "agentprof_meta"
 _VIEWS = {
     "llm_calls": f"SELECT *, end_ns - start_ns AS duration_ns FROM {schema.TABLE} WHERE category = 'llm'",
     "tool_calls": f"SELECT *, end_ns - start_ns AS duration_ns FROM {schema.TABLE} WHERE category = 'tool'",
+    # Root spans of every trace: no parent, a parent missing from the trace (orphan), or itself.
+    "root_spans": f"""
+        SELECT s.* FROM {schema.TABLE} s
+        WHERE s.parent_span_id IS NULL OR s.parent_span_id = s.span_id
+           OR NOT EXISTS (SELECT 1 FROM {schema.TABLE} p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)
+    """,
+    # One row per run (trace): counts, tokens, known cost, outcome. Token and cost sums cover
+    # llm and embedding spans only, so usage aggregated on agent spans is never counted twice.
+    # ok is false when a root span failed, or an llm/agent span failed and no successful LLM
+    # call started after it ended (an error the run did not recover from).
+    "runs": f"""
+        WITH roots AS (
+            SELECT trace_id,
+                   first(name ORDER BY start_ns, span_id) AS name,
+                   first(service_name ORDER BY start_ns, span_id) AS service_name,
+                   bool_or(status = 'error') AS root_error
+            FROM root_spans GROUP BY trace_id
+        ),
+        last_ok_llm AS (
+            SELECT trace_id, max(start_ns) AS start_ns FROM {schema.TABLE}
+            WHERE category = 'llm' AND status <> 'error' GROUP BY trace_id
+        ),
+        unrecovered AS (
+            SELECT s.trace_id, count(*) AS n FROM {schema.TABLE} s LEFT JOIN last_ok_llm o USING (trace_id)
+            WHERE s.category IN ('llm', 'agent') AND s.status = 'error'
+              AND (o.start_ns IS NULL OR o.start_ns < s.end_ns)
+            GROUP BY s.trace_id
+        ),
+        agents AS (
+            SELECT trace_id, list(agent_name ORDER BY first_ns, agent_name) AS agent_names
+            FROM (SELECT trace_id, agent_name, min(start_ns) AS first_ns FROM {schema.TABLE}
+                  WHERE agent_name IS NOT NULL GROUP BY trace_id, agent_name)
+            GROUP BY trace_id
+        ),
+        agg AS (
+            SELECT trace_id,
+                min(start_ns) AS start_ns, max(end_ns) AS end_ns,
+                count(*) AS span_count,
+                count(*) FILTER (WHERE category = 'llm') AS llm_call_count,
+                count(*) FILTER (WHERE category IN ('tool', 'retrieval', 'embedding')) AS tool_call_count,
+                count(*) FILTER (WHERE status = 'error') AS error_count,
+                coalesce(sum(input_tokens) FILTER (WHERE category IN ('llm', 'embedding')), 0) AS input_tokens,
+                coalesce(sum(output_tokens) FILTER (WHERE category IN ('llm', 'embedding')), 0) AS output_tokens,
+                coalesce(sum(cache_read_tokens) FILTER (WHERE category IN ('llm', 'embedding')), 0) AS cache_read_tokens,
+                coalesce(sum(cache_write_tokens) FILTER (WHERE category IN ('llm', 'embedding')), 0) AS cache_write_tokens,
+                coalesce(sum(reasoning_tokens) FILTER (WHERE category IN ('llm', 'embedding')), 0) AS reasoning_tokens,
+                sum(cost_usd) FILTER (WHERE category IN ('llm', 'embedding')) AS cost_usd,
+                count(*) FILTER (WHERE category = 'llm' AND cost_source = 'reported') AS cost_reported,
+                count(*) FILTER (WHERE category = 'llm' AND cost_source = 'computed') AS cost_computed,
+                count(*) FILTER (WHERE category = 'llm' AND (cost_source = 'unknown' OR cost_source IS NULL)) AS cost_unknown,
+                list(DISTINCT coalesce(response_model, request_model) ORDER BY coalesce(response_model, request_model))
+                    FILTER (WHERE category = 'llm' AND cost_usd IS NULL
+                            AND coalesce(response_model, request_model) IS NOT NULL) AS unknown_models,
+                first(session_id ORDER BY start_ns, span_id) FILTER (WHERE session_id IS NOT NULL) AS session_id,
+                first(user_id ORDER BY start_ns, span_id) FILTER (WHERE user_id IS NOT NULL) AS user_id,
+                bool_or(escalated) AS escalated
+            FROM {schema.TABLE} GROUP BY trace_id
+        )
+        SELECT agg.trace_id AS run_id, roots.name, roots.service_name,
+               coalesce(agents.agent_names, []) AS agent_names,
+               NOT (coalesce(roots.root_error, false) OR coalesce(unrecovered.n, 0) > 0) AS ok,
+               agg.* EXCLUDE (trace_id)
+        FROM agg
+        LEFT JOIN roots USING (trace_id)
+        LEFT JOIN unrecovered USING (trace_id)
+        LEFT JOIN agents USING (trace_id)
+    """,
 }
 
 

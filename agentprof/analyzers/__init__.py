@@ -1,0 +1,166 @@
+"""Analysis: from the span table to one frozen Profile.
+
+``analyze(con)`` prices LLM calls, builds every run's span tree once (critical path, self
+time, latency components), assigns spans to steps and costs them in SQL, aggregates across
+runs, then runs the bottleneck rules on the result.
+
+Modules: ``_tree`` (span trees as arrays), ``critical_path`` (the path and what-if savings),
+``latency`` (seven components), ``steps`` (steps, buckets, marginal cost), ``runs`` (Run
+objects and span detail), ``aggregate`` (distributions, tools, alerts), ``context``
+(``RuleContext``, what rules receive).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from agentprof.analyzers.context import RuleContext
+from agentprof.config import Config
+from agentprof.profile import SEVERITIES, Finding, Profile, SourceFile
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["RuleContext", "analyze"]
+
+log = logging.getLogger("agentprof.analyze")
+
+DEFAULT_DETAIL_LIMIT = 200
+"""Runs (earliest first) whose spans go into the Profile for drawing; the rest keep numbers only."""
+
+
+def analyze(
+    con: duckdb.DuckDBPyConnection,
+    config: Config | None = None,
+    *,
+    sources: tuple[SourceFile, ...] | list[SourceFile] = (),
+    detail_limit: int = DEFAULT_DETAIL_LIMIT,
+) -> Profile:
+    """Analyze every span in the store and return the Profile.
+
+    Args:
+        con: a span store from ``agentprof.store.open_store``.
+        config: thresholds, rule selection and prices. Defaults to ``Config()``.
+        sources: what ingest reported per file; copied into the Profile.
+        detail_limit: runs whose spans are kept for drawing (earliest first). Steps, components
+            and the critical path are computed for every run regardless. Defaults to 200.
+    """
+    from agentprof._version import __version__
+    from agentprof.analyzers._tree import load_tree
+    from agentprof.analyzers.aggregate import ALERT_THRESHOLDS, build_aggregates
+    from agentprof.analyzers.runs import build_run, fetch_run_rows, span_labels, span_views, tree_facts
+    from agentprof.analyzers.steps import build_step_tables, fetch_steps
+
+    config = config if config is not None else Config()
+    pricing = _apply_prices(con, config)
+
+    tree = load_tree(con)
+    facts = tree_facts(tree)
+    _store_tree(con, facts)
+    build_step_tables(con)
+    steps_by_run = fetch_steps(con)
+    rows = fetch_run_rows(con)
+
+    starts = tree.cs[tree.root].tolist() if tree.n_traces else []
+    order = sorted(range(tree.n_traces), key=lambda t: (starts[t], tree.trace_ids[t]))
+    detailed = set(order[: max(detail_limit, 0)])
+    labels = span_labels(con, facts, order)
+    runs = []
+    for t in order:
+        run_id = tree.trace_ids[t]
+        spans = span_views(con, facts, t, run_id) if t in detailed else ()
+        runs.append(build_run(rows[run_id], facts, t, steps_by_run.get(run_id, ()), labels, spans))
+    runs_t = tuple(runs)
+
+    aggregates = build_aggregates(con, runs_t, config)
+    ctx = RuleContext(con=con, config=config, runs=runs_t, aggregates=aggregates)
+    findings = sort_findings(_run_rules(ctx))
+    if ctx.failed_rules:
+        log.warning("rules skipped after an internal error: %s", ", ".join(ctx.failed_rules))
+
+    thresholds = {k: float(config.threshold(k, v)) for k, v in ALERT_THRESHOLDS.items()}
+    thresholds.update(_rule_thresholds(config))
+    thresholds.update({k: float(v) for k, v in config.thresholds.items()})
+    unknown = sorted({m for r in runs_t for m in r.unknown_models} | set(getattr(pricing, "unknown_models", ()) or ()))
+    return Profile(
+        agentprof_version=__version__,
+        sources=tuple(sources),
+        runs=runs_t,
+        aggregates=aggregates,
+        findings=tuple(findings),
+        thresholds=dict(sorted(thresholds.items())),
+        unknown_models=tuple(unknown),
+        price_notes=tuple(getattr(pricing, "notes", ()) or ()),
+        runs_elided=max(0, len(runs_t) - len(detailed)),
+    )
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """Biggest estimated saving first (seconds, then dollars), then severity, then code."""
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+
+    def key(f: Finding) -> tuple[Any, ...]:
+        return (
+            -(f.est_savings_s or 0.0),
+            -(f.est_savings_usd or 0.0),
+            rank.get(f.severity, len(rank)),
+            f.code,
+            f.run_id or "",
+            f.span_ids,
+        )
+
+    return sorted(findings, key=key)
+
+
+def _store_tree(con: duckdb.DuckDBPyConnection, facts: Any) -> None:
+    """Leave the per-span tree facts on the connection as the temp table ``span_tree``."""
+    import numpy as np
+    import pyarrow as pa
+
+    from agentprof.analyzers._tree import nearest_step
+
+    tree = facts.tree
+    n = tree.n_real
+    step = nearest_step(tree)[:n]
+    step_rid = np.where(step >= 0, tree.rid[np.maximum(step, 0)], -1)
+    table = pa.table(
+        {
+            "rid": pa.array(tree.rid[:n], pa.int64()),
+            "depth": pa.array(tree.depth[:n], pa.int64()),
+            "self_time_ns": pa.array(facts.self_ns[:n], pa.int64()),
+            "on_path_ns": pa.array(facts.path.on_path_ns[:n], pa.int64()),
+            "step_rid": pa.array(step_rid, pa.int64(), mask=step < 0),
+        }
+    )
+    con.register("_ap_tree_in", table)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE span_tree AS SELECT * FROM _ap_tree_in")
+    finally:
+        con.unregister("_ap_tree_in")
+
+
+def _apply_prices(con: duckdb.DuckDBPyConnection, config: Config) -> Any:
+    try:
+        from agentprof.pricing import apply_prices
+    except ImportError:
+        log.warning("agentprof.pricing is not available: costs are only those the traces reported")
+        return None
+    return apply_prices(con, config)
+
+
+def _run_rules(ctx: RuleContext) -> list[Finding]:
+    try:
+        from agentprof.analyzers.rules import run_rules
+    except ImportError:
+        log.warning("agentprof.analyzers.rules is not available: no findings")
+        return []
+    return list(run_rules(ctx))
+
+
+def _rule_thresholds(config: Config) -> dict[str, float]:
+    try:
+        from agentprof.analyzers.rules._registry import effective_thresholds
+    except ImportError:
+        return {}
+    return effective_thresholds(config)

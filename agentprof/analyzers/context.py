@@ -1,0 +1,67 @@
+"""What a bottleneck rule gets to look at: ``RuleContext``.
+
+Rules read the finished analysis (runs with their steps, components and critical path;
+aggregates) and may query the store directly. Besides the ``spans`` table and the views of
+``agentprof.store`` (``llm_calls``, ``tool_calls``, ``root_spans``, ``runs``), ``analyze``
+leaves these temp tables on the connection while rules run:
+
+* ``span_tree(rid, depth, self_time_ns, on_path_ns, step_rid)`` joined to ``spans.rowid``:
+  per-span depth, self time, time on the critical path (0 = off the path), nearest step span;
+* ``step_members(rid, step_rid)``: which step each LLM/tool/retrieval/embedding span is in;
+* ``steps``: one row per step (``trace_id``, ``step_index``, ``span_id``, ``explicit``, tokens,
+  ``cost_usd``, ``cumulative_cost_usd``, ``marginal_cost_usd``, ``cost_growth``, bucket tokens,
+  ``llm_span_ids``, ``tool_span_ids``, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from agentprof.config import Config
+from agentprof.profile import Aggregates, Run, SpanView
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """Input to every rule: ``run_rules(ctx) -> list[Finding]``."""
+
+    con: duckdb.DuckDBPyConnection
+    """The span store (``spans`` plus the views and temp tables listed in the module doc)."""
+    config: Config
+    """Settings: ``config.threshold(key, default)``, ``config.selects(code)``, ``config.token_budget``."""
+    runs: tuple[Run, ...]
+    """Every run, with steps, components and critical path; ``spans`` only for detailed runs."""
+    aggregates: Aggregates
+    failed_rules: list[str] = field(default_factory=list)
+    """Codes of rules that raised (``run_rules`` appends; analyze logs them)."""
+
+    @cached_property
+    def runs_by_id(self) -> dict[str, Run]:
+        return {r.run_id: r for r in self.runs}
+
+    def threshold(self, key: str, default: float) -> float:
+        return float(self.config.threshold(key, default))
+
+    def run_spans(self, run_id: str) -> tuple[SpanView, ...]:
+        """All spans of one run as SpanViews (from the profile if detailed, else from the store)."""
+        run = self.runs_by_id.get(run_id)
+        if run is not None and run.spans:
+            return run.spans
+        from agentprof.analyzers.runs import load_run_spans
+
+        return load_run_spans(self.con, run_id)
+
+    def parallel_saving_ns(self, run_id: str, span_ids: Iterable[str]) -> int:
+        """ns the run would end sooner if ``span_ids`` ran concurrently (see ``critical_path``)."""
+        from agentprof.analyzers.critical_path import parallel_saving_ns
+
+        return parallel_saving_ns(self.run_spans(run_id), span_ids)
+
+    def parallel_saving_s(self, run_id: str, span_ids: Iterable[str]) -> float:
+        return self.parallel_saving_ns(run_id, span_ids) / 1e9
