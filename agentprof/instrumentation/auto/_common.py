@@ -1,0 +1,241 @@
+"""What every SDK patch shares: one LLM call as a span, and transparent stream proxies.
+
+A :class:`LlmCall` is opened before the SDK method runs (request attributes, prompt-part
+sizes, serialization time), fed each stream chunk, and closed with the response or the
+exception. Stream proxies are ``wrapt.ObjectProxy`` objects, so ``isinstance`` checks,
+``.response``, ``with`` blocks and every other attribute of the SDK stream keep working; the
+proxy only observes chunks (and hides the usage-only chunk agentprof itself asked for).
+
+Request serialization time is measured as the time (by the configured clock) to JSON-encode
+the call's keyword arguments with orjson: a lower bound on the SDK's own request building,
+which runs inside the HTTP client where it cannot be timed separately. The same encoding
+gives ``agentprof.prompt.chars``, the size of the request body.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import orjson
+import wrapt
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from agentprof.instrumentation import _genai as g
+from agentprof.instrumentation import _state
+from agentprof.instrumentation.privacy import redact_value
+
+SKIP = object()
+"""Returned by a chunk observer for a chunk the caller must not see."""
+
+
+class LlmCall:
+    """One instrumented LLM API call (a CLIENT span)."""
+
+    __slots__ = ("span", "start_ns", "ended", "first_ns", "stream_attrs", "observe", "inject_hidden")
+
+    def __init__(self, span: Any, start_ns: int) -> None:
+        self.span = span
+        self.start_ns = start_ns
+        self.ended = False
+        self.first_ns: int | None = None
+        self.stream_attrs: dict[str, Any] = {}
+        self.observe: Callable[[LlmCall, Any], Any] | None = None
+        self.inject_hidden = False
+
+    @classmethod
+    def open(cls, provider: str, model: Any, kwargs: dict[str, Any], sizes: Callable[[], dict[str, int]],
+             operation: str = "chat") -> LlmCall | None:
+        """Start the span. Never raises (returns None if instrumentation failed)."""
+        try:
+            clock = _state.clock
+            start_ns = clock()
+            attrs: dict[str, Any] = {
+                g.CATEGORY: "llm",
+                g.OPERATION: operation,
+                g.PROVIDER: provider,
+                "gen_ai.request.stream": bool(kwargs.get("stream")),
+            }
+            if isinstance(model, str):
+                attrs[g.REQUEST_MODEL] = model
+            for key, attr in (("temperature", "gen_ai.request.temperature"), ("top_p", "gen_ai.request.top_p")):
+                v = kwargs.get(key)
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    attrs[attr] = float(v)
+            for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+                v = kwargs.get(key)
+                if type(v) is int:
+                    attrs["gen_ai.request.max_tokens"] = v
+                    break
+            t0 = clock()
+            body = orjson.dumps(kwargs, default=str, option=orjson.OPT_NON_STR_KEYS)
+            attrs[g.SERIALIZATION_NS] = clock() - t0
+            attrs[g.PROMPT_CHARS] = len(body)
+            attrs.update(sizes())
+            if _state.capture_content:
+                content = {k: kwargs[k] for k in ("system", "instructions", "messages", "input") if k in kwargs}
+                attrs["gen_ai.input.messages"] = orjson.dumps(redact_value(content), default=str).decode()
+            name = f"{operation} {model}" if isinstance(model, str) else operation
+            span = _state.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs, start_time=start_ns)
+            return cls(span, start_ns)
+        except Exception as exc:
+            _state.note_error("llm-call-open", exc)
+            return None
+
+    # -- outcomes -------------------------------------------------------------------------
+
+    def finish(self, attrs: dict[str, Any]) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        try:
+            span = self.span
+            for k, v in attrs.items():
+                if v is not None:
+                    span.set_attribute(k, v)
+            if g.INPUT_TOKENS in attrs:
+                from agentprof.instrumentation.manual import note_child_usage
+
+                note_child_usage()
+            span.end(end_time=_state.clock())
+        except Exception as exc:
+            _state.note_error("llm-call-finish", exc)
+
+    def fail(self, exc: BaseException) -> None:
+        if self.ended:
+            return
+        try:
+            span = self.span
+            span.set_attribute(g.ERROR_TYPE, g.error_type(exc))
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:1024]))
+            span.record_exception(exc, timestamp=_state.clock(), escaped=True)
+        except Exception as err:
+            _state.note_error("llm-call-fail", err)
+        self.finish(self.stream_attrs)
+
+    # -- streams --------------------------------------------------------------------------
+
+    def chunk(self, chunk: Any) -> Any:
+        """Observe one stream chunk; returns SKIP to hide it from the caller."""
+        try:
+            return self.observe(self, chunk) if self.observe is not None else None
+        except Exception as exc:
+            _state.note_error("llm-stream-chunk", exc)
+            return None
+
+    def first_output(self) -> None:
+        """Mark the first chunk carrying output (TTFT)."""
+        if self.first_ns is None:
+            self.first_ns = now = _state.clock()
+            ttft = now - self.start_ns
+            self.stream_attrs[g.TTFT_NS] = ttft
+            self.stream_attrs[g.TTFC_S] = ttft / 1e9
+
+    def finish_stream(self) -> None:
+        self.finish(self.stream_attrs)
+
+
+class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Wraps an SDK ``Stream``: same object to the caller, chunks observed on the way."""
+
+    def __init__(self, wrapped: Any, call: LlmCall) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        call = self._self_call
+        while True:
+            try:
+                item = self.__wrapped__.__next__()
+            except StopIteration:
+                call.finish_stream()
+                raise
+            except BaseException as exc:
+                call.fail(exc)
+                raise
+            if call.chunk(item) is not SKIP:
+                return item
+
+    def __enter__(self) -> Any:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(*exc_info)
+        finally:
+            self._self_call.finish_stream()
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream()
+
+    def __del__(self) -> None:  # abandoned without close(): still end the span
+        try:
+            self._self_call.finish_stream()
+        except Exception:
+            pass
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Async twin of :class:`SyncStreamProxy`."""
+
+    def __init__(self, wrapped: Any, call: LlmCall) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+
+    def __aiter__(self) -> Any:
+        return self
+
+    async def __anext__(self) -> Any:
+        call = self._self_call
+        while True:
+            try:
+                item = await self.__wrapped__.__anext__()
+            except StopAsyncIteration:
+                call.finish_stream()
+                raise
+            except BaseException as exc:
+                call.fail(exc)
+                raise
+            if call.chunk(item) is not SKIP:
+                return item
+
+    async def __aenter__(self) -> Any:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc_info)
+        finally:
+            self._self_call.finish_stream()
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream()
+
+    def __del__(self) -> None:
+        try:
+            self._self_call.finish_stream()
+        except Exception:
+            pass
+
+
+def parsed_result(result: Any) -> Any:
+    """The parsed model behind a ``with_raw_response`` result (parse() caches, so the caller's
+    later ``.parse()`` returns the same object); other results unchanged."""
+    if type(result).__name__ == "LegacyAPIResponse" and hasattr(result, "parse"):
+        try:
+            if getattr(result, "_is_sse_stream", False) or getattr(result, "_stream", False):
+                return None
+            return result.parse()
+        except Exception:
+            return None
+    return result
