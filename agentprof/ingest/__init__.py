@@ -1,0 +1,162 @@
+"""Read trace files into the span table.
+
+    ingest_files(con, paths)  →  per-file SourceFile reports
+
+For each file: sniff the format from the content (``detect``), stream it through its reader
+in batches of raw spans (``raw``), map each batch into a stage table with SQL
+(``normalize``), then repair the stage as a whole (``repair``), move it into ``spans``,
+settle tree-level facts (``normalize.finalize``) and price the LLM calls (``pricing``).
+Memory is bounded by the batch, not by the file. Bad content never raises: every problem is
+recorded in that file's report with its place and a fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from agentprof.config import Config
+    from agentprof.profile import SourceFile
+
+BATCH_SPANS = 50_000
+"""Raw spans per batch handed to the normalizer (bounds reader memory)."""
+
+__all__ = ["BATCH_SPANS", "ingest_files", "read_file"]
+
+
+def _expand(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Files as given; directories → every non-hidden file inside, sorted."""
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            for f in sorted(path.rglob("*")):
+                rel = f.relative_to(path)
+                if f.is_file() and not any(part.startswith(".") for part in rel.parts):
+                    out.append(str(f))
+        else:
+            out.append(str(path))
+    return out
+
+
+def read_file(path: str, report: Any, batch_spans: int = BATCH_SPANS) -> Iterator[tuple[list[tuple], str, int]]:
+    """Yield (rows, source_format, bytes_done) for one file; problems go to ``report``."""
+    from agentprof.ingest import console, detect, otlp_json, otlp_proto
+
+    try:
+        gz = detect.is_gzip(path)
+        with detect.open_content(path) as f:
+            head = f.read(detect.HEAD_BYTES)
+    except OSError as exc:
+        report.fatal = f"{path}: cannot read the file ({exc.strerror or exc}); check the path and permissions"
+        return
+    except EOFError as exc:  # gzip cut short before the first bytes
+        report.fatal = f"{path}: the gzip stream is broken ({exc}); decompress it with gunzip to see how much is left"
+        return
+    try:
+        fmt = detect.sniff(head)
+    except detect.NotATraceFile as exc:
+        report.format = "not-a-trace"
+        report.fatal = f"{path}: not a trace file: {exc}. agentprof reads {detect.READS}"
+        return
+    report.format = fmt + ("+gzip" if gz else "")
+    if fmt == detect.EMPTY:
+        report.fatal = f"{path}: the file is empty; nothing to read (did the traced program flush its exporter?)"
+        return
+
+    raw_size = os.path.getsize(path)
+    try:
+        with open(path, "rb") as rawf:
+            import gzip
+
+            f = gzip.GzipFile(fileobj=rawf, mode="rb") if gz else rawf
+            if fmt == detect.OTLP_JSONL:
+                batches = otlp_json.read_lines(f, report, batch_spans)
+            elif fmt == detect.OTLP_JSON:
+                batches = otlp_json.read_document(f, report, batch_spans)
+            elif fmt in (detect.OTLP_PROTO, detect.OTLP_PROTO_LP):
+                batches = otlp_proto.read(f, report, batch_spans, length_prefixed=fmt == detect.OTLP_PROTO_LP)
+            else:
+                batches = console.read(f, report, batch_spans)
+            for rows in batches:
+                yield rows, fmt, min(rawf.tell(), raw_size)
+    except (OSError, EOFError) as exc:  # e.g. a gzip stream cut short
+        report.note(
+            "truncated",
+            None,
+            f"reading stopped early ({exc}); the spans before it were kept",
+            "the file is probably truncated; re-export it",
+        )
+
+
+def ingest_files(
+    con: duckdb.DuckDBPyConnection,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    config: Config | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    batch_spans: int = BATCH_SPANS,
+) -> tuple[SourceFile, ...]:
+    """Read, normalize, repair and price the spans of ``paths`` into ``con``'s span table.
+
+    Args:
+        con: A store from ``agentprof.store.open_store``.
+        paths: Trace files and/or directories (every file inside, sorted).
+        config: Settings (user prices). Defaults to no overrides.
+        progress: Called as ``progress(bytes_done, bytes_total)`` after each batch.
+        batch_spans: Raw spans per batch. Defaults to 50,000.
+
+    Returns:
+        One ``SourceFile`` per file, in order, with what was read, skipped and repaired.
+    """
+    from agentprof import pricing
+    from agentprof.ingest import normalize, repair
+    from agentprof.ingest._report import FileReport
+    from agentprof.ingest.raw import rows_to_arrow
+
+    files = _expand(paths)
+    sizes = {}
+    for p in files:
+        try:
+            sizes[p] = os.path.getsize(p)
+        except OSError:
+            sizes[p] = 0
+    total = sum(sizes.values())
+    done = 0
+    reports: dict[str, FileReport] = {}
+    ordered: list[FileReport] = []
+    repair.create_stage(con)
+    try:
+        for path in files:
+            report = FileReport(path)
+            ordered.append(report)
+            if path in reports:  # the same file twice: its spans would all be duplicates
+                report.fatal = f"{path}: given twice; read once"
+                continue
+            reports[path] = report
+            if not os.path.exists(path):
+                report.fatal = f"{path}: no such file; check the path"
+                continue
+            for rows, fmt, at in read_file(path, report, batch_spans):
+                normalize.normalize_into(con, rows_to_arrow(rows, fmt, path), target=repair.STAGE)
+                if progress is not None:
+                    progress(done + at, total)
+            done += sizes[path]
+            if progress is not None:
+                progress(done, total)
+        repair.repair_stage(con, reports)
+        kept = repair.move_stage(con)
+        for path, rep in reports.items():
+            rep.spans_read = kept.get(path, 0)
+            if not rep.fatal and rep.spans_read == 0 and not rep.messages():
+                rep.note("no-spans", None, "the file holds no spans", "check the exporter ran and flushed")
+    finally:
+        repair.drop_stage(con)
+    normalize.finalize(con)
+    pricing.apply_prices(con, config)
+    return tuple(r.to_source_file() for r in ordered)

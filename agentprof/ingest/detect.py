@@ -1,0 +1,126 @@
+"""Tell a trace file's format from its content (never from its name).
+
+gzip magic → look inside; ``{`` first → OTLP JSON (one document, or JSON lines when a complete
+document is followed by more on the next lines) or the OTel SDK console format; otherwise OTLP
+protobuf, raw or with the Collector's 4-byte length prefixes. Anything else is reported as
+"not a trace file", naming what we do read.
+"""
+
+from __future__ import annotations
+
+import gzip
+from typing import IO
+
+import orjson
+
+HEAD_BYTES = 256 * 1024
+
+OTLP_JSON = "otlp-json"
+OTLP_JSONL = "otlp-jsonl"
+OTLP_PROTO = "otlp-proto"
+OTLP_PROTO_LP = "otlp-proto-lp"
+CONSOLE = "otel-console"
+EMPTY = "empty"
+
+READS = (
+    "OTLP JSON (one document or JSON lines, as the Collector file exporter writes), OTLP protobuf "
+    "(an ExportTraceServiceRequest, or length-prefixed records), the OTel SDK console exporter's "
+    "JSON, and gzip of any of these"
+)
+
+
+class NotATraceFile(Exception):
+    """The content is none of the formats in ``READS``; the message says what it looks like."""
+
+
+def is_gzip(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def open_content(path: str) -> IO[bytes]:
+    """The file's bytes, decompressed when it is gzip."""
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb", buffering=1 << 20)
+
+
+def sniff(head: bytes) -> str:
+    """Format of a file from its first ``HEAD_BYTES`` (decompressed). Raises NotATraceFile."""
+    text = head.lstrip(b" \t\r\n\xef\xbb\xbf")
+    if not text:
+        return EMPTY
+    first = text[:1]
+    if first == b"{":
+        if b'"resourceSpans"' in head or b'"resource_spans"' in head:
+            return _json_form(text)
+        if b'"context"' in head and b'"trace_id"' in head:
+            return CONSOLE
+        raise NotATraceFile("it is JSON, but not OTLP (no \"resourceSpans\" near the start)")
+    if first == b"[":
+        if b'"context"' in head and b'"trace_id"' in head:
+            return CONSOLE
+        raise NotATraceFile("it is a JSON array, not an OTLP object")
+    if _looks_like_proto(head):
+        return OTLP_PROTO
+    if len(head) >= 5 and head[4] == 0x0A and _looks_like_proto(head[4 : 4 + int.from_bytes(head[:4], "big")]):
+        return OTLP_PROTO_LP
+    raise NotATraceFile(f"it looks like {_describe(head)}")
+
+
+def _json_form(text: bytes) -> str:
+    nl = text.find(b"\n")
+    if nl < 0:
+        return OTLP_JSON  # one line (maybe huge): streamed as a document; extra documents are read too
+    try:
+        doc = orjson.loads(text[:nl])
+    except orjson.JSONDecodeError:
+        return OTLP_JSON  # a pretty-printed document
+    return OTLP_JSONL if isinstance(doc, dict) else OTLP_JSON
+
+
+def _looks_like_proto(data: bytes) -> bool:
+    """True when ``data`` starts with a ``resource_spans`` field that parses as ResourceSpans."""
+    if len(data) < 2 or data[0] != 0x0A:
+        return False
+    n = shift = 0
+    i = 1
+    while i < len(data) and i < 11:
+        b = data[i]
+        n |= (b & 0x7F) << shift
+        i += 1
+        if not b & 0x80:
+            break
+        shift += 7
+    else:
+        return False
+    body = data[i : i + n]
+    if n > len(body):  # the first ResourceSpans is longer than the head: parse what we have loosely
+        return len(body) > 2 and body[0] in (0x0A, 0x12)  # resource (1) or scope_spans (2)
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
+
+    try:
+        rs = ResourceSpans.FromString(body)
+    except DecodeError:
+        return False
+    return bool(rs.scope_spans) or bool(rs.resource.attributes)
+
+
+def _describe(head: bytes) -> str:
+    if head.startswith(b"\x89PNG"):
+        return "a PNG image"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive"
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return "zstd-compressed data (decompress it first: zstd -d FILE)"
+    if head.startswith(b"DUCK") or head[8:12] == b"DUCK":
+        return "a DuckDB database (pass it with --db instead)"
+    try:
+        sample = head[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data"
+    first_line = sample.splitlines()[0] if sample.splitlines() else ""
+    if "," in first_line and not first_line.lstrip().startswith(("{", "[")):
+        return "CSV or other text"
+    return "text"

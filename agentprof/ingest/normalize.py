@@ -1,0 +1,423 @@
+"""Map raw spans of every convention into the span table, with set-based DuckDB SQL.
+
+One ``INSERT … SELECT`` per raw batch: every attribute the mapping needs is pulled out of the
+attributes JSON text with a single ``json_extract_string(attributes, [paths…])`` call, and each
+span-table column is a ``coalesce`` over an ordered alias list. The alias lists are data
+(``ALIASES``): supporting another convention's spelling is one line there.
+
+Tree-level facts (an agent name inherited from the nearest agent ancestor; an LLM span that
+merely wraps another LLM span) need the whole trace, so they are settled by :func:`finalize`
+after all batches are in. Call it once after loading (``ingest_files`` does).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING
+
+from agentprof import schema
+from agentprof.ingest import prompt_parts
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+# Column (or intermediate fact) -> attribute keys, first present wins. A key ending in
+# "[0]" takes the first element of an array value.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "category": ("agentprof.span.category",),
+    "operation": ("gen_ai.operation.name",),
+    "openinference_kind": ("openinference.span.kind",),
+    "traceloop_kind": ("traceloop.span.kind",),
+    "legacy_request_type": ("llm.request.type", "gen_ai.request.type"),
+    "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
+    "request_model": ("gen_ai.request.model", "llm.request.model_name"),
+    "response_model": ("gen_ai.response.model", "llm.response.model_name", "llm.model_name"),
+    "invocation_parameters": ("llm.invocation_parameters",),
+    "input_tokens": (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.prompt_tokens",
+        "llm.token_count.prompt",
+        "llm.usage.prompt_tokens",
+    ),
+    "output_tokens": (
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.completion_tokens",
+        "llm.token_count.completion",
+        "llm.usage.completion_tokens",
+    ),
+    "cache_read_tokens": (
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_read_input_tokens",
+        "llm.token_count.prompt_details.cache_read",
+        "gen_ai.usage.input_tokens.cached",
+    ),
+    "cache_write_tokens": (
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_write.input_tokens",
+        "gen_ai.usage.cache_creation_input_tokens",
+        "gen_ai.usage.cache_write_input_tokens",
+        "llm.token_count.prompt_details.cache_write",
+    ),
+    "reasoning_tokens": (
+        "gen_ai.usage.reasoning.output_tokens",
+        "gen_ai.usage.reasoning_tokens",
+        "llm.usage.reasoning_tokens",
+        "llm.token_count.completion_details.reasoning",
+    ),
+    "ttft_ns": ("agentprof.ttft_ns",),
+    "ttft_s": ("gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token"),
+    "serialization_ns": ("agentprof.request.serialization_ns",),
+    "finish_reason": (
+        "gen_ai.response.finish_reasons[0]",
+        "gen_ai.response.finish_reasons",
+        "llm.finish_reason",
+        "gen_ai.completion.0.finish_reason",
+    ),
+    "tool_name": ("gen_ai.tool.name", "tool.name"),
+    "tool_call_id": ("gen_ai.tool.call.id", "tool.id", "tool_call.id"),
+    "tool_args_hash": ("agentprof.tool.args_hash",),
+    "tool_args": ("gen_ai.tool.call.arguments", "tool_arguments", "input.value", "traceloop.entity.input"),
+    "agent_name": ("gen_ai.agent.name", "agent.name", "agent_name"),
+    "entity_name": ("traceloop.entity.name",),
+    "session_id": (
+        "gen_ai.conversation.id",
+        "session.id",
+        "session_id",
+        "traceloop.association.properties.session_id",
+        "traceloop.association.properties.conversation_id",
+        "traceloop.association.properties.thread_id",
+        "langsmith.metadata.session_id",
+        "langsmith.metadata.thread_id",
+    ),
+    "user_id": (
+        "user.id",
+        "enduser.id",
+        "gen_ai.user.id",
+        "user_id",
+        "traceloop.association.properties.user_id",
+        "langsmith.metadata.user_id",
+    ),
+    "error_type": ("error.type", "exception.type"),
+    "escalated": ("agentprof.human_approval",),
+    "cost_usd": ("agentprof.cost_usd", "llm.cost.total", "gen_ai.usage.cost", "gen_ai.cost.total_usd"),
+    "step_number": ("agentprof.step.number",),
+    "system_chars": ("agentprof.prompt.system_chars",),
+    "tool_schema_chars": ("agentprof.prompt.tool_schema_chars",),
+    "history_chars": ("agentprof.prompt.history_chars",),
+    "tool_output_chars": ("agentprof.prompt.tool_output_chars",),
+}
+
+PROVIDER_ALIASES: dict[str, str] = {
+    "az.ai.openai": "azure.ai.openai",
+    "az.ai.inference": "azure.ai.inference",
+    "vertex_ai": "gcp.vertex_ai",
+    "vertexai": "gcp.vertex_ai",
+    "gemini": "gcp.gemini",
+    "xai": "x_ai",
+    "mistralai": "mistral_ai",
+    "bedrock": "aws.bedrock",
+}
+"""Deprecated ``gen_ai.system`` (and OpenInference) values → ``gen_ai.provider.name`` values."""
+
+OPERATION_CATEGORY: dict[str, str] = {
+    "chat": "llm",
+    "text_completion": "llm",
+    "generate_content": "llm",
+    "embeddings": "embedding",
+    "execute_tool": "tool",
+    "invoke_agent": "agent",
+    "create_agent": "agent",
+    "invoke_workflow": "agent",
+    "retrieval": "retrieval",
+    "handoff": "handoff",
+}
+OPENINFERENCE_CATEGORY: dict[str, str] = {
+    "LLM": "llm",
+    "TOOL": "tool",
+    "AGENT": "agent",
+    "CHAIN": "chain",
+    "RETRIEVER": "retrieval",
+    "RERANKER": "retrieval",
+    "EMBEDDING": "embedding",
+}
+TRACELOOP_CATEGORY: dict[str, str] = {"workflow": "agent", "agent": "agent", "task": "chain", "tool": "tool"}
+LEGACY_REQUEST_CATEGORY: dict[str, str] = {"chat": "llm", "completion": "llm", "embedding": "embedding", "rerank": "retrieval"}
+
+TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+_INT_COLUMNS = TOKEN_COLUMNS + ("ttft_ns", "serialization_ns", "step_number") + tuple(
+    f"{p}_chars" for p in ("system", "tool_schema", "history", "tool_output")
+)
+_MEASURED = ("_m_system_chars", "_m_tool_schema_chars", "_m_history_chars", "_m_tool_output_chars")
+
+STAGE_EXTRA = "_bad"
+"""Extra stage column: names of the columns whose attribute had a value of the wrong type."""
+
+
+def _paths() -> tuple[list[str], dict[str, int]]:
+    keys = list(dict.fromkeys(itertools.chain.from_iterable(ALIASES.values())))
+    paths = []
+    for k in keys:
+        if k.endswith("[0]"):
+            paths.append(f'$."{k[:-3]}"[0]')
+        else:
+            paths.append(f'$."{k}"')
+    return paths, {k: i + 1 for i, k in enumerate(keys)}
+
+
+def _sql_list(values) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def _case_map(expr: str, mapping: dict[str, str]) -> str:
+    whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in mapping.items())
+    return f"CASE {expr} {whens} END"
+
+
+class _Sql:
+    """Builds expressions over the extracted list ``a`` (one element per alias key)."""
+
+    def __init__(self) -> None:
+        self.paths, self.index = _paths()
+
+    def v(self, key: str) -> str:
+        return f"a[{self.index[key]}]"
+
+    def first(self, col: str) -> str:
+        vals = [self.v(k) for k in ALIASES[col]]
+        return vals[0] if len(vals) == 1 else f"coalesce({', '.join(vals)})"
+
+    @staticmethod
+    def num(x: str) -> str:
+        """A whole number from a JSON scalar's text: 12, "12", 12.0; NULL for garbage/negative."""
+        return f"(CASE WHEN TRY_CAST(TRY_CAST({x} AS DOUBLE) AS BIGINT) >= 0 THEN TRY_CAST(TRY_CAST({x} AS DOUBLE) AS BIGINT) END)"
+
+    def int_col(self, col: str) -> tuple[str, str]:
+        """(value expression, wrong-type flag expression) for an integer column."""
+        vals = [self.v(k) for k in ALIASES[col]]
+        casts = [self.num(v) for v in vals]
+        value = casts[0] if len(casts) == 1 else f"coalesce({', '.join(casts)})"
+        bad = " OR ".join(f"({v} IS NOT NULL AND {c} IS NULL)" for v, c in zip(vals, casts))
+        return value, bad
+
+
+def _extract_sql(attrs: str) -> str:
+    return f"json_extract_string({attrs}, {_sql_list(_SQL.paths)})"
+
+
+_SQL = _Sql()
+
+
+def own_agent_sql(category: str = "category") -> str:
+    """Agent name a span states itself (needs ``a`` = extracted attributes in scope)."""
+    s = _SQL
+    return f"coalesce({s.first('agent_name')}, CASE WHEN {category} = 'agent' THEN {s.first('entity_name')} END)"
+
+
+def category_sql() -> str:
+    s = _SQL
+    own, op, name = f"lower({s.first('category')})", f"lower({s.first('operation')})", "name"
+    cats = ", ".join(f"'{c}'" for c in schema.CATEGORIES)
+    return f"""CASE
+        WHEN {own} IN ({cats}) THEN {own}
+        WHEN {op} = 'handoff' THEN 'handoff'
+        WHEN {op} IN ('chat', 'text_completion', 'generate_content', 'embeddings') THEN {_case_map(op, OPERATION_CATEGORY)}
+        WHEN lower({name}) LIKE '%handoff%' THEN 'handoff'
+        WHEN regexp_full_match({name}, 'agent\\.step\\.[0-9]+') THEN 'step'
+        WHEN {_case_map(op, OPERATION_CATEGORY)} IS NOT NULL THEN {_case_map(op, OPERATION_CATEGORY)}
+        WHEN {_case_map(s.first('openinference_kind'), OPENINFERENCE_CATEGORY)} IS NOT NULL
+            THEN {_case_map(s.first('openinference_kind'), OPENINFERENCE_CATEGORY)}
+        WHEN {_case_map(f"lower({s.first('traceloop_kind')})", TRACELOOP_CATEGORY)} IS NOT NULL
+            THEN {_case_map(f"lower({s.first('traceloop_kind')})", TRACELOOP_CATEGORY)}
+        WHEN {_case_map(f"lower({s.first('legacy_request_type')})", LEGACY_REQUEST_CATEGORY)} IS NOT NULL
+            THEN {_case_map(f"lower({s.first('legacy_request_type')})", LEGACY_REQUEST_CATEGORY)}
+        WHEN {name} = 'agent run' OR {name} LIKE 'invoke\\_agent%' ESCAPE '\\' THEN 'agent'
+        WHEN {name} LIKE 'running tool%' OR {name} LIKE 'execute\\_tool %' ESCAPE '\\' THEN 'tool'
+        WHEN {name} LIKE 'chat %' AND {s.first('request_model')} IS NOT NULL THEN 'llm'
+        WHEN {s.v('gen_ai.tool.name')} IS NOT NULL THEN 'tool'
+        ELSE 'other' END"""
+
+
+def _select_sql(raw: str, stage: bool) -> str:
+    s = _SQL
+    provider_raw = f"lower({s.first('provider')})"
+    provider = f"coalesce({_case_map(provider_raw, PROVIDER_ALIASES)}, {provider_raw})"
+    ip = s.v("llm.invocation_parameters")
+    invocation_model = f"(CASE WHEN json_valid({ip}) THEN json_extract_string({ip}, '$.model') END)"
+    llm = "cat IN ('llm', 'embedding')"
+
+    ints = {c: s.int_col(c) for c in _INT_COLUMNS}
+    tok = {c: f"(CASE WHEN {llm} THEN {ints[c][0]} END)" for c in TOKEN_COLUMNS}
+    cr, cw = f"coalesce({tok['cache_read_tokens']}, 0)", f"coalesce({tok['cache_write_tokens']}, 0)"
+    # Anthropic's own usage counts input EXCLUSIVE of cache reads/writes; OTel and OpenInference
+    # are inclusive. Input below the cache counts can only be the exclusive form: add them in.
+    input_tokens = (
+        f"(CASE WHEN {provider} = 'anthropic' AND {tok['input_tokens']} < {cr} + {cw} "
+        f"THEN {tok['input_tokens']} + {cr} + {cw} ELSE {tok['input_tokens']} END)"
+    )
+    ttft_s = f"TRY_CAST({s.first('ttft_s')} AS DOUBLE)"
+    ttft = f"coalesce({ints['ttft_ns'][0]}, CASE WHEN isfinite({ttft_s}) AND {ttft_s} >= 0 THEN CAST(round({ttft_s} * 1e9) AS BIGINT) END)"
+    fr_all = s.v("gen_ai.response.finish_reasons")
+    finish = (
+        f"coalesce({s.v('gen_ai.response.finish_reasons[0]')}, CASE WHEN NOT starts_with({fr_all}, '[') THEN {fr_all} END, "
+        f"{s.v('llm.finish_reason')}, {s.v('gen_ai.completion.0.finish_reason')})"
+    )
+    args = s.first("tool_args")
+    args_hash = (
+        f"coalesce({s.first('tool_args_hash')}, CASE WHEN cat = 'tool' AND {args} IS NOT NULL THEN "
+        f"md5(CASE WHEN json_valid({args}) THEN CAST(json({args}) AS VARCHAR) ELSE {args} END) END)"
+    )
+    exception_type = (
+        "(CASE WHEN events LIKE '%\"exception\"%' THEN json_extract_string(list_filter(CAST(json_extract(events, '$[*]') AS JSON[]), "
+        "lambda e: json_extract_string(e, '$.name') = 'exception')[1], '$.attributes.\"exception.type\"') END)"
+    )
+    cost = f"(CASE WHEN {llm} THEN {' '.join([])}coalesce({', '.join(f'TRY_CAST({s.v(k)} AS DOUBLE)' for k in ALIASES['cost_usd'])}) END)"
+    step_from_name = "TRY_CAST(regexp_extract(name, '^agent\\.step\\.([0-9]+)$', 1) AS INTEGER)"
+    parts = {
+        p: f"(CASE WHEN cat = 'llm' THEN coalesce({ints[p][0]}, {m}) END)"
+        for p, m in zip(("system_chars", "tool_schema_chars", "history_chars", "tool_output_chars"), _MEASURED)
+    }
+
+    cols = {
+        "trace_id": "trace_id",
+        "span_id": "span_id",
+        "parent_span_id": "nullif(parent_span_id, '')",
+        "name": "coalesce(name, '')",
+        "kind": "kind",
+        "category": "cat",
+        "start_ns": "start_ns",
+        "end_ns": "end_ns" if stage else "coalesce(end_ns, start_ns)",
+        "ttft_ns": ttft,
+        "serialization_ns": ints["serialization_ns"][0],
+        "status": "coalesce(lower(status_code), 'unset')",
+        "status_message": "status_message",
+        "error_type": f"coalesce({s.first('error_type')}, {exception_type})",
+        "service_name": "json_extract_string(resource, '$.\"service.name\"')",
+        "agent_name": own_agent_sql("cat"),
+        "session_id": s.first("session_id"),
+        "user_id": s.first("user_id"),
+        "operation": s.first("operation"),
+        "provider": provider,
+        "request_model": f"coalesce({s.first('request_model')}, {invocation_model})",
+        "response_model": s.first("response_model"),
+        "input_tokens": input_tokens,
+        "output_tokens": tok["output_tokens"],
+        "cache_read_tokens": tok["cache_read_tokens"],
+        "cache_write_tokens": tok["cache_write_tokens"],
+        "reasoning_tokens": tok["reasoning_tokens"],
+        "cost_usd": cost,
+        "cost_source": f"(CASE WHEN {cost} IS NOT NULL THEN 'reported' END)",
+        "finish_reason": finish,
+        "tool_name": f"coalesce({s.first('tool_name')}, CASE WHEN cat = 'tool' THEN {s.v('traceloop.entity.name')} END)",
+        "tool_call_id": s.first("tool_call_id"),
+        "tool_args_hash": args_hash,
+        **parts,
+        "step_number": f"CAST(coalesce({ints['step_number'][0]}, {step_from_name}) AS INTEGER)",
+        "escalated": f"TRY_CAST({s.first('escalated')} AS BOOLEAN)",
+        "source_format": "coalesce(source_format, 'unknown')",
+        "source_file": "source_file",
+        "attributes": "attributes",
+        "events": "coalesce(events, '[]')",
+        "resource": "coalesce(resource, '{}')",
+    }
+    names = list(schema.COLUMN_NAMES)
+    select = [f"{cols[n]} AS {n}" for n in names]
+    if stage:
+        checked = [c for c in _INT_COLUMNS if c != "ttft_ns"] + ["ttft_ns"]
+        flags = ", ".join(f"CASE WHEN {ints[c][1]} THEN '{c}' END" for c in checked)
+        select.append(f"list_filter([{flags}], lambda v: v IS NOT NULL) AS {STAGE_EXTRA}")
+        names.append(STAGE_EXTRA)
+    return f"""INSERT INTO @TARGET@ ({', '.join(names)})
+WITH x AS (SELECT r.*, {_extract_sql('r.attributes')} AS a FROM {raw} r),
+c AS (SELECT x.*, {category_sql()} AS cat FROM x)
+SELECT {', '.join(select)} FROM c"""
+
+
+_STATEMENTS: dict[bool, str] = {}
+
+
+def _add_measured(raw: pa.Table) -> pa.Table:
+    """Append the measured prompt-part columns (Python, only for spans that carry content)."""
+    import orjson
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = raw.num_rows
+    has = pc.match_substring_regex(raw.column("attributes"), prompt_parts.CONTENT_KEYS_REGEX)
+    idx = pc.indices_nonzero(pc.fill_null(has, False)).to_pylist()
+    cols = [[None] * n for _ in _MEASURED]
+    if idx:
+        texts = raw.column("attributes").take(pa.array(idx)).to_pylist()
+        for i, text in zip(idx, texts):
+            try:
+                sizes = prompt_parts.measure(orjson.loads(text))
+            except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
+                sizes = None
+            if sizes is not None:
+                for col, v in zip(cols, sizes):
+                    col[i] = v
+    for name, col in zip(_MEASURED, cols):
+        raw = raw.append_column(name, pa.array(col, type=pa.int64()))
+    return raw
+
+
+def normalize_into(con: duckdb.DuckDBPyConnection, raw_table: pa.Table, *, target: str = schema.TABLE) -> int:
+    """Map one batch of raw spans (``raw.RAW_COLUMNS``) into ``target``; returns rows inserted.
+
+    ``target`` is the span table, or an ingest stage table (same columns with a nullable
+    ``end_ns`` plus ``_bad``) that repairs run on before the rows move to the span table.
+    Call :func:`finalize` once all batches are in.
+    """
+    stage = target != schema.TABLE
+    if stage not in _STATEMENTS:
+        _STATEMENTS[stage] = _select_sql("_agentprof_raw", stage)
+    table = _add_measured(raw_table)
+    con.register("_agentprof_raw", table)
+    try:
+        con.execute(_STATEMENTS[stage].replace("@TARGET@", target))
+    finally:
+        con.unregister("_agentprof_raw")
+    return raw_table.num_rows
+
+
+def finalize(con: duckdb.DuckDBPyConnection, table: str = schema.TABLE) -> None:
+    """Settle what needs the whole trace. Idempotent; run after all batches are loaded.
+
+    1. An LLM span with an LLM/embedding descendant that has token counts is a wrapper (e.g. a
+       framework's LLM span around the SDK call): it becomes ``chain`` and its usage stays only
+       in ``attributes``, so tokens and cost are never counted twice.
+    2. ``agent_name`` = the span's own agent name, else that of its nearest ancestor that has one.
+    """
+    con.execute(
+        f"""
+        WITH RECURSIVE up(trace_id, anc) AS (
+            SELECT trace_id, parent_span_id FROM {table}
+            WHERE category IN ('llm', 'embedding') AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)
+              AND parent_span_id IS NOT NULL
+            UNION
+            SELECT p.trace_id, p.parent_span_id FROM up JOIN {table} p ON p.trace_id = up.trace_id AND p.span_id = up.anc
+            WHERE p.parent_span_id IS NOT NULL
+        )
+        UPDATE {table} t SET category = 'chain', input_tokens = NULL, output_tokens = NULL, cache_read_tokens = NULL,
+            cache_write_tokens = NULL, reasoning_tokens = NULL, cost_usd = NULL, cost_source = NULL,
+            system_chars = NULL, tool_schema_chars = NULL, history_chars = NULL, tool_output_chars = NULL
+        FROM (SELECT DISTINCT trace_id, anc FROM up) w
+        WHERE t.trace_id = w.trace_id AND t.span_id = w.anc AND t.category = 'llm'
+        """
+    )
+    con.execute(
+        f"""
+        WITH RECURSIVE own AS (
+            SELECT trace_id, span_id, parent_span_id, {own_agent_sql('category')} AS own
+            FROM (SELECT trace_id, span_id, parent_span_id, category, {_extract_sql('CAST(attributes AS VARCHAR)')} AS a FROM {table})
+        ),
+        walk(trace_id, span_id, agent) AS (
+            SELECT trace_id, span_id, own FROM own WHERE own IS NOT NULL OR parent_span_id IS NULL
+            UNION ALL
+            SELECT c.trace_id, c.span_id, w.agent FROM own c JOIN walk w ON c.trace_id = w.trace_id AND c.parent_span_id = w.span_id
+            WHERE c.own IS NULL
+        )
+        UPDATE {table} t SET agent_name = walk.agent FROM walk
+        WHERE t.trace_id = walk.trace_id AND t.span_id = walk.span_id AND t.agent_name IS DISTINCT FROM walk.agent
+        """
+    )

@@ -1,0 +1,437 @@
+"""OTLP JSON: one document, JSON lines (the Collector file exporter), and both from gzip.
+
+Lenient as FORMATS.md §1.2/§1.5 asks: ids in hex of any case or base64 (proto3 JSON), enums
+as ints or names, 64-bit ints as strings or numbers, a root's parent missing or "",
+``instrumentationLibrarySpans``, NaN doubles, AnyValue arrays and kvlists. The per-span work
+is one pass that decodes AnyValues into plain values and dumps them with orjson; all the
+convention mapping happens later in SQL (``normalize``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import IO, Any
+
+import orjson
+
+from agentprof.ingest import prompt_parts
+from agentprof.ingest._report import FileReport
+from agentprof.ingest.raw import (
+    KINDS,
+    MAX_ATTRIBUTE_CHARS,
+    STATUSES,
+    decode_id,
+    dumps,
+    to_int,
+    truncate_long_strings,
+)
+
+_FIX_EXPORT = "re-export the trace with an OTLP exporter, or remove the broken part"
+
+
+def decode_any(v: Any) -> Any:
+    """OTLP AnyValue ``{"stringValue": "x"}`` → ``"x"`` (recursively for arrays/kvlists)."""
+    if not isinstance(v, dict):
+        return v
+    for k, x in v.items():
+        if k == "stringValue":
+            return x
+        if k == "intValue":
+            try:
+                return to_int(x)
+            except ValueError:
+                return x  # wrong type: kept as given; normalize casts it or reports it
+        if k == "doubleValue":
+            return float(x) if isinstance(x, str) else x
+        if k == "boolValue":
+            return x if isinstance(x, bool) else str(x).lower() == "true"
+        if k == "arrayValue":
+            return [decode_any(i) for i in (x or {}).get("values") or ()]
+        if k == "kvlistValue":
+            return {kv.get("key", ""): decode_any(kv.get("value")) for kv in (x or {}).get("values") or ()}
+        if k == "bytesValue":
+            return x
+    return None
+
+
+def decode_attributes(kvs: Any) -> dict[str, Any]:
+    if not kvs:
+        return {}
+    try:
+        return {kv["key"]: decode_any(kv.get("value")) for kv in kvs}
+    except (KeyError, TypeError, AttributeError, ValueError):
+        out = {}
+        for kv in kvs if isinstance(kvs, list) else ():
+            if isinstance(kv, dict) and isinstance(kv.get("key"), str):
+                try:
+                    out[kv["key"]] = decode_any(kv.get("value"))
+                except (TypeError, ValueError, AttributeError):
+                    out[kv["key"]] = None
+        return out
+
+
+def _enum(v: Any, table: dict[int, str], prefix: str, default: str) -> str:
+    if isinstance(v, str):
+        if v.isdigit():
+            return table.get(int(v), default)
+        return v.removeprefix(prefix) if prefix in v else v
+    return table.get(int(v or 0), default)
+
+
+def _at(place: Any) -> str:
+    """Places are strings or (in the document stream, where computing one costs) callables."""
+    return place() if callable(place) else place
+
+
+def attributes_text(attrs: dict[str, Any], report: FileReport, place: Any) -> str:
+    """JSON text of a span's attributes; cuts huge strings after measuring prompt parts."""
+    text = dumps(attrs)
+    if len(text) > MAX_ATTRIBUTE_CHARS:
+        sizes = prompt_parts.measure(attrs) if "agentprof.prompt.system_chars" not in attrs else None
+        attrs, cut = truncate_long_strings(attrs)
+        if cut:
+            if sizes is not None:  # measured on the full content, before the cut
+                for key, n in zip(("system", "tool_schema", "history", "tool_output"), sizes):
+                    attrs[f"agentprof.prompt.{key}_chars"] = n
+            report.note(
+                "long-attribute",
+                _at(place),
+                f"attribute strings longer than {MAX_ATTRIBUTE_CHARS // 1024} KiB were cut (marked '…[agentprof: truncated N chars]')",
+                "nothing to do unless the full text matters; capture less content in the instrumentation to avoid it",
+                count=cut,
+            )
+            text = dumps(attrs)
+    return text
+
+
+def span_row(s: dict[str, Any], resource: str, scope: str | None, report: FileReport, place: Any) -> tuple | None:
+    """One OTLP JSON span → a raw row tuple, or None (reported) when it cannot be used."""
+    try:
+        trace_id = decode_id(s.get("traceId"), 32)
+        span_id = decode_id(s.get("spanId"), 16)
+        parent = decode_id(s.get("parentSpanId"), 16)
+        start = to_int(s.get("startTimeUnixNano"))
+    except (ValueError, TypeError, AttributeError) as exc:
+        report.note("bad-span", _at(place), f"span skipped: {exc}", _FIX_EXPORT, skipped=1)
+        return None
+    if not trace_id or not span_id or not start:
+        missing = "trace id" if not trace_id else "span id" if not span_id else "start time"
+        report.note("bad-span", _at(place), f"span skipped: it has no {missing}", _FIX_EXPORT, skipped=1)
+        return None
+    try:
+        end = to_int(s.get("endTimeUnixNano")) or None
+    except (ValueError, TypeError):
+        end = None
+    def where() -> str:
+        return f"{_at(place)}, span {span_id}"
+
+    try:
+        status = s.get("status") or {}
+        events = [
+            {
+                "name": e.get("name"),
+                "time_ns": to_int(e.get("timeUnixNano")),
+                "attributes": decode_attributes(e.get("attributes")),
+            }
+            for e in s.get("events") or ()
+        ]
+        events_text = dumps(events) if events else "[]"
+        if len(events_text) > MAX_ATTRIBUTE_CHARS:
+            cut_events, cut = truncate_long_strings(events)
+            if cut:
+                report.note(
+                    "long-attribute",
+                    where(),
+                    f"attribute strings longer than {MAX_ATTRIBUTE_CHARS // 1024} KiB were cut (marked '…[agentprof: truncated N chars]')",
+                    "nothing to do unless the full text matters; capture less content in the instrumentation to avoid it",
+                    count=cut,
+                )
+                events_text = dumps(cut_events)
+        return (
+            trace_id,
+            span_id,
+            parent,
+            str(s.get("name") or ""),
+            _enum(s.get("kind"), KINDS, "SPAN_KIND_", "UNSPECIFIED"),
+            start,
+            end,
+            _enum(status.get("code"), STATUSES, "STATUS_CODE_", "unset").lower(),
+            status.get("message") or None,
+            attributes_text(decode_attributes(s.get("attributes")), report, where),
+            events_text,
+            resource,
+            scope,
+        )
+    except (ValueError, TypeError, AttributeError) as exc:
+        report.note("bad-span", where(), f"span skipped: {exc}", _FIX_EXPORT, skipped=1)
+        return None
+
+
+def rows_from_document(doc: Any, rows: list[tuple], report: FileReport, place: str) -> None:
+    """Append the spans of one ``{"resourceSpans": [...]}`` document to ``rows``."""
+    if not isinstance(doc, dict):
+        report.note("not-otlp", place, "JSON value is not an OTLP object", _FIX_EXPORT)
+        return
+    for rs in doc.get("resourceSpans") or doc.get("resource_spans") or ():
+        resource = dumps(decode_attributes(((rs or {}).get("resource") or {}).get("attributes")))
+        for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or ():
+            sc = ss.get("scope") or ss.get("instrumentationLibrary") or {}
+            scope = sc.get("name") or None
+            for s in ss.get("spans") or ():
+                row = span_row(s, resource, scope, report, place)
+                if row is not None:
+                    rows.append(row)
+
+
+def _loads_line(line: bytes, report: FileReport, lineno: int) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            report.note(
+                "bad-utf8",
+                f"line {lineno}",
+                "invalid UTF-8 bytes were replaced with U+FFFD",
+                "check the exporter writes UTF-8",
+            )
+            try:
+                return orjson.loads(line.decode("utf-8", "replace"))
+            except orjson.JSONDecodeError:
+                pass
+        report.note(
+            "bad-json-line",
+            f"line {lineno}",
+            f"line is not valid JSON ({exc.msg.split(':')[0]} at column {exc.colno}); its spans were skipped",
+            "the file may be truncated or two writers interleaved; re-export, or delete the broken line",
+        )
+        return None
+
+
+def read_lines(f: IO[bytes], report: FileReport, batch_spans: int) -> Iterator[list[tuple]]:
+    """JSON lines: one ExportTraceServiceRequest per line. Yields row batches."""
+    rows: list[tuple] = []
+    for lineno, line in enumerate(f, 1):
+        if not line.strip():
+            continue
+        doc = _loads_line(line, report, lineno)
+        if doc is not None:
+            rows_from_document(doc, rows, report, f"line {lineno}")
+        if len(rows) >= batch_spans:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
+
+
+def read_document(f: IO[bytes], report: FileReport, batch_spans: int) -> Iterator[list[tuple]]:
+    """One OTLP JSON document, streamed span by span (see ``_stream``)."""
+    yield from _DocumentStream(f, report, batch_spans).batches()
+
+
+class _Truncated(Exception):
+    def __init__(self, offset: int, why: str) -> None:
+        self.offset = offset  # in the current text buffer
+        self.why = why
+
+
+class _DocumentStream:
+    """Walk ``{"resourceSpans":[{"resource":…,"scopeSpans":[{"scope":…,"spans":[…]}]}]}``
+    without holding the document: the outer structure is walked here, each leaf value
+    (a resource, a scope, one span) is decoded by the stdlib's C ``raw_decode`` from a
+    sliding text buffer. Memory is bounded by the largest single span, not the file, and
+    a truncated file keeps every span before the break.
+    """
+
+    _CHUNK = 1 << 20
+
+    def __init__(self, f: IO[bytes], report: FileReport, batch_spans: int) -> None:
+        import codecs
+
+        self.f = f
+        self.report = report
+        self.batch_spans = batch_spans
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.buf = ""
+        self.pos = 0
+        self.base = 0  # characters dropped from the front of buf
+        self.eof = False
+        self.raw = json.JSONDecoder().raw_decode
+        self.rows: list[tuple] = []
+        self.bad_utf8 = False
+        self.lines = 0  # newlines in text already dropped from the buffer
+
+    def place(self, offset_in_buf: int) -> str:
+        line = self.lines + self.buf.count("\n", 0, offset_in_buf) + 1
+        return f"line {line}, character offset {self.base + offset_in_buf}"
+
+    # -- buffer -------------------------------------------------------------------------
+    def _fill(self, grow: bool = False) -> bool:
+        """Read more text. ``grow`` doubles the read so one huge value is not re-parsed O(n²)."""
+        if self.eof:
+            return False
+        self.lines += self.buf.count("\n", 0, self.pos)
+        chunk = self.f.read(max(self._CHUNK, len(self.buf) - self.pos) if grow else self._CHUNK)
+        if not chunk:
+            self.eof = True
+            self.buf = self.buf[self.pos :] + self.decoder.decode(b"", final=True)
+        else:
+            text = self.decoder.decode(chunk)
+            if "\ufffd" in text and not self.bad_utf8:
+                self.bad_utf8 = True
+                self.report.note(
+                    "bad-utf8",
+                    self.place(len(self.buf)),
+                    "invalid UTF-8 bytes were replaced with U+FFFD (or the file has U+FFFD characters)",
+                    "check the exporter writes UTF-8",
+                )
+            self.buf = self.buf[self.pos :] + text
+        self.base += self.pos
+        self.pos = 0
+        return True
+
+    def _peek(self) -> str:
+        while True:
+            buf, pos = self.buf, self.pos
+            n = len(buf)
+            while pos < n and buf[pos] in " \t\r\n":
+                pos += 1
+            self.pos = pos
+            if pos < n:
+                return buf[pos]
+            if not self._fill():
+                raise _Truncated(self.pos, "the document ends early")
+
+    def _at_end(self) -> bool:
+        try:
+            self._peek()
+        except _Truncated:
+            return True
+        return False
+
+    def _expect(self, ch: str) -> None:
+        if self._peek() != ch:
+            raise _Truncated(self.pos, f"expected {ch!r}, found {self.buf[self.pos]!r}")
+        self.pos += 1
+
+    def _value(self) -> Any:
+        self._peek()
+        while True:
+            try:
+                value, end = self.raw(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                # Incomplete at the end of the buffer: read more and retry; else it is broken.
+                if not self.eof:
+                    self._fill(grow=True)
+                    continue
+                raise _Truncated(exc.pos, exc.msg) from None
+            if end >= len(self.buf) and not self.eof:
+                # A number at the very end of the buffer may continue in the next chunk.
+                if self._fill(grow=True):
+                    continue
+            self.pos = end
+            return value
+
+    def _keys(self) -> Iterator[str]:
+        """Iterate the keys of the object at the cursor, leaving the cursor at each value."""
+        self._expect("{")
+        if self._peek() == "}":
+            self.pos += 1
+            return
+        while True:
+            key = self._value()
+            self._expect(":")
+            yield key
+            c = self._peek()
+            self.pos += 1
+            if c == "}":
+                return
+            if c != ",":
+                raise _Truncated(self.pos - 1, f"expected ',' or '}}', found {c!r}")
+
+    def _items(self) -> Iterator[None]:
+        """Iterate the elements of the array at the cursor, cursor at each element."""
+        self._expect("[")
+        if self._peek() == "]":
+            self.pos += 1
+            return
+        while True:
+            yield None
+            c = self._peek()
+            self.pos += 1
+            if c == "]":
+                return
+            if c != ",":
+                raise _Truncated(self.pos - 1, f"expected ',' or ']', found {c!r}")
+
+    # -- structure ----------------------------------------------------------------------
+    def batches(self) -> Iterator[list[tuple]]:
+        try:
+            while True:  # one document, or several back to back (JSON lines with huge lines)
+                for key in self._keys():
+                    if key in ("resourceSpans", "resource_spans"):
+                        for _ in self._items():
+                            yield from self._resource_spans()
+                    else:
+                        self._value()
+                if self._at_end():
+                    break
+        except _Truncated as exc:
+            self.report.note(
+                "truncated",
+                self.place(exc.offset),
+                f"document is not valid JSON from here ({exc.why}); the {self.report.spans_read + len(self.rows)} spans before it were kept",
+                "the file is probably truncated; re-export it, or convert it to JSON lines",
+            )
+        if self.rows:
+            yield self.rows
+            self.rows = []
+
+    def _resource_spans(self) -> Iterator[list[tuple]]:
+        resource: str | None = None
+        pending: list[dict[str, Any]] = []  # spans seen before "resource" (rare key order)
+        for key in self._keys():
+            if key == "resource":
+                res = self._value()
+                resource = dumps(decode_attributes((res or {}).get("attributes")))
+                for s in pending:
+                    self._add(s, resource, s.pop("\0scope", None))
+                pending = []
+            elif key in ("scopeSpans", "instrumentationLibrarySpans", "scope_spans"):
+                for _ in self._items():
+                    scope = None
+                    for k2 in self._keys():
+                        if k2 in ("scope", "instrumentationLibrary"):
+                            scope = (self._value() or {}).get("name") or None
+                        elif k2 == "spans":
+                            for _ in self._items():
+                                s = self._value()
+                                if resource is None:
+                                    if isinstance(s, dict):
+                                        s["\0scope"] = scope
+                                    pending.append(s)
+                                else:
+                                    self._add(s, resource, scope)
+                                if len(self.rows) >= self.batch_spans:
+                                    yield self.rows
+                                    self.rows = []
+                        else:
+                            self._value()
+            else:
+                self._value()
+        for s in pending:
+            self._add(s, "{}", s.pop("\0scope", None))
+        if len(self.rows) >= self.batch_spans:
+            yield self.rows
+            self.rows = []
+
+    def _add(self, s: Any, resource: str, scope: str | None) -> None:
+        if not isinstance(s, dict):
+            self.report.note("bad-span", self.place(self.pos), "span is not a JSON object; skipped", _FIX_EXPORT, skipped=1)
+            return
+        pos = self.pos
+        row = span_row(s, resource, scope, self.report, lambda: self.place(pos))
+        if row is not None:
+            self.rows.append(row)

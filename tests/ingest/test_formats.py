@@ -1,0 +1,107 @@
+"""Every file form of the same spans gives the same span table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ingest_builders import T0, sdk_request, span, write_forms
+from opentelemetry.trace import SpanKind
+
+from agentprof.ingest import ingest_files
+from agentprof.store import open_store
+
+COMPARE = (
+    "trace_id, span_id, parent_span_id, name, kind, category, start_ns, end_ns, status, status_message, service_name,"
+    " agent_name, operation, provider, request_model, response_model, input_tokens, output_tokens, cache_read_tokens,"
+    " cost_source, round(cost_usd, 12), finish_reason, tool_name, tool_args_hash, history_chars, system_chars,"
+    " CAST(attributes AS VARCHAR), CAST(events AS VARCHAR), CAST(resource AS VARCHAR)"
+)
+
+
+def _agent_run(tracer):
+    root = span(tracer, "invoke_agent weather", 0, None, {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "weather"})
+    chat = span(
+        tracer,
+        "chat gpt-4o",
+        1,
+        None,
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.response.model": "gpt-4o-2024-08-06",
+            "gen_ai.usage.input_tokens": 1000,
+            "gen_ai.usage.output_tokens": 200,
+            "gen_ai.usage.cache_read.input_tokens": 500,
+            "gen_ai.response.finish_reasons": ("tool_calls",),
+            "gen_ai.request.temperature": 0.2,
+            "gen_ai.input.messages": json.dumps(
+                [
+                    {"role": "system", "parts": [{"type": "text", "content": "You are terse."}]},
+                    {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]},
+                ]
+            ),
+        },
+        root,
+        kind=SpanKind.CLIENT,
+    )
+    chat.add_event("gen_ai.choice", {"index": 0}, timestamp=T0 + 1_500_000)
+    chat.end(end_time=T0 + 900_000_000)
+    span(tracer, "execute_tool get_weather", 901, 950, {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather", "gen_ai.tool.call.arguments": '{"city": "Paris"}'}, root)
+    span(tracer, "failing", 951, 960, {"x.list": [1, 2, 3]}, root, error="boom")
+    root.end(end_time=T0 + 1_000_000_000)
+
+
+@pytest.fixture(scope="module")
+def forms(tmp_path_factory):
+    return write_forms(sdk_request(_agent_run), tmp_path_factory.mktemp("forms"))
+
+
+def _table(path):
+    con = open_store()
+    (sf,) = ingest_files(con, [path])
+    return sf, con.execute(f"SELECT {COMPARE} FROM spans ORDER BY start_ns").fetchall()
+
+
+def test_all_forms_give_identical_span_tables(forms):
+    sf, reference = _table(forms["lines.jsonl"])
+    assert sf.format == "otlp-jsonl" and sf.spans_read == 4 and sf.spans_skipped == 0 and sf.problems == ()
+    expected_formats = {
+        "doc.json": "otlp-json",
+        "proto3.json": "otlp-json",
+        "lines.jsonl": "otlp-jsonl",
+        "body.pb": "otlp-proto",
+        "records.pb": "otlp-proto-lp",
+    }
+    for name, path in forms.items():
+        sf, table = _table(path)
+        fmt = expected_formats[name.removesuffix(".gz")] + ("+gzip" if name.endswith(".gz") else "")
+        assert sf.format == fmt, name
+        assert sf.problems == (), name
+        assert table == reference, name
+
+
+def test_values_of_the_reference(forms):
+    con = open_store()
+    ingest_files(con, [forms["doc.json"]])
+    rows = con.execute(
+        "SELECT name, kind, category, status, status_message, agent_name, provider, request_model, response_model,"
+        " input_tokens, output_tokens, cache_read_tokens, finish_reason, cost_source, cost_usd, end_ns - start_ns,"
+        " system_chars, history_chars, tool_name, service_name FROM spans ORDER BY start_ns"
+    ).fetchall()
+    assert rows[0][:6] == ("invoke_agent weather", "INTERNAL", "agent", "unset", None, "weather")
+    assert rows[0][9] is None  # no tokens on the agent span
+    chat = rows[1]
+    assert chat[:9] == ("chat gpt-4o", "CLIENT", "llm", "unset", None, "weather", "openai", "gpt-4o", "gpt-4o-2024-08-06")
+    assert chat[9:14] == (1000, 200, 500, "tool_calls", "computed")
+    assert chat[14] == pytest.approx(0.003875, rel=1e-12)
+    assert chat[15] == 899_000_000
+    assert chat[16:18] == (14, 17)
+    assert rows[2][2] == "tool" and rows[2][18] == "get_weather" and rows[2][5] == "weather"
+    assert rows[3][3:5] == ("error", "boom") and rows[3][2] == "other"
+    assert {r[19] for r in rows} == {"agent-demo"}
+    attrs = json.loads(con.execute("SELECT attributes FROM spans WHERE name = 'failing'").fetchone()[0])
+    assert attrs == {"x.list": [1, 2, 3]}
+    events = json.loads(con.execute("SELECT events FROM spans WHERE category = 'llm'").fetchone()[0])
+    assert events == [{"name": "gen_ai.choice", "time_ns": T0 + 1_500_000, "attributes": {"index": 0}}]
