@@ -320,7 +320,7 @@ LIBRARY_GAPS: dict[str, dict[str, Any]] = {
     # generated files). A reader cannot recover these, so the expected columns leave them out.
     # Values: "all" calls or only "stream"ed calls; "finish_reason_written" maps the server's
     # finish reason to the one the library writes.
-    "openinference": {},
+    "openinference": {"operation": "all"},  # OpenInference says only span kind LLM, not which operation
     "openai_v2_default": {"cache_read": "all", "reasoning": "all", "finish_reason": "stream"},
     "openai_v2_latest": {"cache_read": "all", "reasoning": "all", "finish_reason": "stream"},
     "traceloop": {"reasoning": "stream", "tool_call_id": "all",
@@ -465,6 +465,7 @@ def expected_entry(name: str, spans: Any, served: list[dict[str, Any]], librarie
         "tool_names": sorted({r["name"] for r in TOOL_RUNS}),
         "tool_call_ids": [] if LIBRARY_GAPS[name].get("tool_call_id") else
         sorted(c["tool_call"]["id"] for c in served if "tool_call" in c),
+        "llm_operation": None if LIBRARY_GAPS[name].get("operation") else "chat",
         "request_models": sorted({c["request_model"] for c in served}),
         "response_models": sorted({c["response_model"] for c in served if c["response_model"]}),
         "input_tokens": total(rows, "input_tokens"),
