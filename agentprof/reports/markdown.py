@@ -157,7 +157,9 @@ def _across_runs(profile: Profile) -> list[str]:
 
 def _run(profile: Profile, run: Run) -> list[str]:
     many = len(profile.runs) > 1
-    title = f"### Slowest run `{_code(F.short_id(run.run_id))}`" if many else "### Run"
+    slowest = max(r.wall_ns for r in profile.runs)
+    which = "Slowest run" if run.wall_ns == slowest else "Slowest run with detail"
+    title = f"### {which} `{_code(F.short_id(run.run_id))}`" if many else "### Run"
     out = [title, "",
            f"{escape(run.name, 80)}: {F.fmt_duration_ns(run.wall_ns)} · "
            f"{F.fmt_usd(run.cost_usd)} · {F.plural(run.step_count, 'step')} · "
