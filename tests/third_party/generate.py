@@ -318,15 +318,15 @@ SCENARIO_ENV: dict[str, dict[str, str]] = {
 LIBRARY_GAPS: dict[str, dict[str, Any]] = {
     # What each library leaves out of its spans although the server sent it (checked in the
     # generated files). A reader cannot recover these, so the expected columns leave them out.
-    # Values: "all" calls or only "stream"ed calls; "finish_reason_written" maps the server's
-    # finish reason to the one the library writes.
+    # Values: "all" calls, only "stream"ed calls or only failed ("error") calls;
+    # "finish_reason_written" maps the server's finish reason to the one the library writes.
     "openinference": {"operation": "all"},  # OpenInference says only span kind LLM, not which operation
-    "openai_v2_default": {"cache_read": "all", "reasoning": "all", "finish_reason": "stream"},
+    "openai_v2_default": {"cache_read": "all", "reasoning": "all", "finish_reason": "stream", "content": "all"},
     "openai_v2_latest": {"cache_read": "all", "reasoning": "all", "finish_reason": "stream"},
     "traceloop": {"reasoning": "stream", "tool_call_id": "all",
                   "finish_reason_written": {"tool_calls": "tool_call"}},
     LEGACY: {"usage": "stream", "reasoning": "all", "tool_call_id": "all"},
-    "pydantic_ai": {"finish_reason_written": {"tool_calls": "tool_call"}},
+    "pydantic_ai": {"finish_reason_written": {"tool_calls": "tool_call"}, "content": "error"},
 }
 
 
@@ -336,14 +336,18 @@ def expected_llm_calls(name: str, served: list[dict[str, Any]]) -> list[dict[str
 
     def missing(field: str, call: dict[str, Any]) -> bool:
         scope = gaps.get(field)
-        return scope == "all" or (scope == "stream" and call["stream"])
+        return scope == "all" or (scope == "stream" and call["stream"]) or (scope == "error" and call["status"] != 200)
 
     rows = []
     for call in served:
         row: dict[str, Any] = {"status": "error" if call["status"] != 200 else "ok", "stream": call["stream"],
                                "request_model": call["request_model"], "response_model": call["response_model"],
                                "input_tokens": None, "output_tokens": None, "cache_read_tokens": None,
-                               "reasoning_tokens": None, "finish_reason": None}
+                               "reasoning_tokens": None, "finish_reason": None,
+                               "system_chars": None, "tool_output_chars": None}
+        if not missing("content", call):
+            row["system_chars"] = call["system_chars"]
+            row["tool_output_chars"] = call["tool_output_chars"]
         usage = call.get("usage")
         if usage and not missing("usage", call):
             row["input_tokens"] = usage["prompt_tokens"]

@@ -154,17 +154,22 @@ class _Handler(BaseHTTPRequestHandler):
             return
         kind = classify(request)
         model = str(request.get("model") or "unknown")
+        messages = request.get("messages") or []
+        sizes = {  # characters of the prompt parts the server received, for prompt-size checks
+            "system_chars": sum(len(_message_text(m)) for m in messages if m.get("role") in ("system", "developer")),
+            "tool_output_chars": sum(len(_message_text(m)) for m in messages if m.get("role") == "tool"),
+        }
         stream = bool(request.get("stream"))
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
         if kind == "error":
             self.mock.record({"kind": "error", "status": 429, "stream": stream, "request_model": model,
-                              "response_model": None, "id": None, "finish_reason": None, "usage": None})
+                              "response_model": None, "id": None, "finish_reason": None, "usage": None, **sizes})
             self._send_json(429, {"error": {"message": f"Rate limit reached for {model} (mock).",
                                             "type": "requests", "param": None, "code": "rate_limit_exceeded"}},
                             extra_headers={"retry-after": "0"})
             return
         entry = self.mock.record({"kind": kind, "status": 200, "stream": stream, "request_model": model,
-                                  "response_model": response_model_for(model)})
+                                  "response_model": response_model_for(model), **sizes})
         entry["id"] = f"chatcmpl-mock{entry['index']:03d}"
         entry["finish_reason"] = "tool_calls" if kind == "tool_call" else "stop"
         usage = _usage_body(kind)

@@ -192,6 +192,16 @@ def test_usage_per_call(case: tuple[Any, dict[str, Any], str]) -> None:
     assert sorted(got, key=key) == sorted(want, key=key)
 
 
+def test_prompt_part_sizes_per_call(case: tuple[Any, dict[str, Any], str]) -> None:
+    """System-prompt and tool-result characters measured from the captured messages equal
+    what the server received (0 or NULL where the library captured no content)."""
+    con, exp, _ = case
+    got = _rows(con, """SELECT CASE status WHEN 'error' THEN 'error' ELSE 'ok' END,
+                               coalesce(system_chars, 0), coalesce(tool_output_chars, 0) FROM llm_calls""")
+    want = [(c["status"], c["system_chars"] or 0, c["tool_output_chars"] or 0) for c in exp["llm_calls"]]
+    assert sorted(got) == sorted(want)
+
+
 def test_cache_reads_are_inside_input(case: tuple[Any, dict[str, Any], str]) -> None:
     con, _, _ = case
     assert _one(con, "SELECT count(*) FROM llm_calls WHERE cache_read_tokens > input_tokens") == 0
