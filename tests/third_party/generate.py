@@ -256,7 +256,7 @@ def scenario_traceloop_legacy(srv: MockOpenAIServer) -> tuple[Any, Any]:
     return _scenario_traceloop(srv, LEGACY)
 
 
-def scenario_pydantic_ai(srv: MockOpenAIServer) -> tuple[Any, Any]:
+def scenario_pydantic_ai(srv: MockOpenAIServer, name: str = "pydantic_ai", **settings_kwargs: Any) -> tuple[Any, Any]:
     import openai
     from pydantic_ai import Agent
     from pydantic_ai.capabilities.instrumentation import Instrumentation
@@ -265,8 +265,8 @@ def scenario_pydantic_ai(srv: MockOpenAIServer) -> tuple[Any, Any]:
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
-    tp, exporter = make_tracer_provider("pydantic_ai")
-    instrument = [Instrumentation(settings=InstrumentationSettings(tracer_provider=tp))]
+    tp, exporter = make_tracer_provider(name)
+    instrument = [Instrumentation(settings=InstrumentationSettings(tracer_provider=tp, **settings_kwargs))]
     client = openai.AsyncOpenAI(base_url=srv.base_url, api_key="test", max_retries=0)
     model = OpenAIChatModel(MODEL, provider=OpenAIProvider(openai_client=client))
     weather_agent = Agent(model, name=AGENT_NAME, instructions=SYSTEM_PROMPT, tools=[get_weather],
@@ -290,6 +290,12 @@ def scenario_pydantic_ai(srv: MockOpenAIServer) -> tuple[Any, Any]:
     return exporter.get_finished_spans(), ["pydantic-ai-slim"]
 
 
+def scenario_pydantic_ai_usage_attrs(srv: MockOpenAIServer) -> tuple[Any, Any]:
+    # Agent-run totals under the standard gen_ai.usage.* names, as pydantic-ai wrote them before
+    # it introduced gen_ai.aggregated_usage.*: the sharpest double-counting trap for a reader.
+    return scenario_pydantic_ai(srv, "pydantic_ai_usage_attrs", use_aggregated_usage_attribute_names=False)
+
+
 SCENARIOS: dict[str, Callable[[MockOpenAIServer], tuple[Any, Any]]] = {
     "openinference": scenario_openinference,
     "openai_v2_default": scenario_openai_v2_default,
@@ -297,6 +303,7 @@ SCENARIOS: dict[str, Callable[[MockOpenAIServer], tuple[Any, Any]]] = {
     "traceloop": scenario_traceloop,
     LEGACY: scenario_traceloop_legacy,
     "pydantic_ai": scenario_pydantic_ai,
+    "pydantic_ai_usage_attrs": scenario_pydantic_ai_usage_attrs,
 }
 
 OWN_VENV: dict[str, str] = {
@@ -327,6 +334,7 @@ LIBRARY_GAPS: dict[str, dict[str, Any]] = {
                   "finish_reason_written": {"tool_calls": "tool_call"}},
     LEGACY: {"usage": "stream", "reasoning": "all", "tool_call_id": "all"},
     "pydantic_ai": {"finish_reason_written": {"tool_calls": "tool_call"}, "content": "error"},
+    "pydantic_ai_usage_attrs": {"finish_reason_written": {"tool_calls": "tool_call"}, "content": "error"},
 }
 
 
@@ -456,8 +464,8 @@ def expected_entry(name: str, spans: Any, served: list[dict[str, Any]], librarie
         "error_types": sorted(_error_type(s) or "" for s in errors),
         "kinds": sorted(s.kind.name for s in spans),
         "agent_span_count": len(roots),
-        "agent_names": sorted({AGENT_NAME} | ({"chat_agent"} if name == "pydantic_ai" else set())),
-        "session_ids": sorted({str(s.attributes.get("gen_ai.conversation.id")) for s in roots}) if name == "pydantic_ai"
+        "agent_names": sorted({AGENT_NAME} | ({"chat_agent"} if name.startswith("pydantic_ai") else set())),
+        "session_ids": sorted({str(s.attributes.get("gen_ai.conversation.id")) for s in roots}) if name.startswith("pydantic_ai")
         else [SESSION_ID],
         "ttft": ttft,
         "reported_cost_usd": sum(float(s.attributes.get("operation.cost", 0.0)) for s in spans),
