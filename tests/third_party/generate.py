@@ -19,10 +19,12 @@ span SDK actually produced (span, trace and error counts), never hand-typed numb
 Usage (from the repository root)::
 
     /tmp/venv/bin/python tests/third_party/generate.py \
+        [--openai-v2-python /tmp/venv_openai_v2/bin/python] \
         [--legacy-python /tmp/venv_legacy_traceloop/bin/python] [--only SCENARIO ...]
 
-Without ``--legacy-python`` the committed legacy-Traceloop fixture and its expected entry are
-kept as they are.
+The official OpenAI instrumentation and the legacy Traceloop one need library versions that
+cannot share one environment (README.md says how to make theirs); without those flags their
+committed fixtures and expected entries are kept as they are.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def make_tracer_provider(scenario: str, provider_cls: Any = None) -> tuple[Any, 
     from opentelemetry.sdk.trace.id_generator import IdGenerator
 
     class SeededIdGenerator(IdGenerator):
-        """Deterministic ids so regenerated fixtures differ only in timestamps."""
+        """Deterministic ids, so a regenerated fixture's diff is mostly timestamps."""
 
         def __init__(self, seed: str) -> None:
             self._rng = random.Random(seed)
