@@ -314,12 +314,14 @@ class DuckDBSpanExporter(SpanExporter):
         try:
             raw = spans_to_raw(spans, source_file=self.path)
             with self._lock, _FileLock(self.path + ".lock"):
-                from agentprof.ingest.normalize import normalize_into
+                from agentprof.ingest.normalize import finalize, normalize_into
                 from agentprof.store import open_store
 
                 con = open_store(self.path)
                 try:
                     normalize_into(con, raw)
+                    finalize(con)  # wrapper-LLM de-duplication and agent names need the whole trace
+                    self._price(con)
                 finally:
                     con.close()
         except Exception as exc:
@@ -329,6 +331,19 @@ class DuckDBSpanExporter(SpanExporter):
             return SpanExportResult.FAILURE
         _state.count("spans_exported", len(spans))
         return SpanExportResult.SUCCESS
+
+    @staticmethod
+    def _price(con: Any) -> None:
+        """Fill computed costs (idempotent), so the store is ready for ``agentprof analyze --db``."""
+        try:
+            from agentprof.config import Config
+            from agentprof.pricing import apply_prices
+        except ImportError:
+            return
+        try:
+            apply_prices(con, Config())
+        except Exception as exc:  # prices are a convenience here; analysis can price later
+            _state.note_error("duckdb-pricing", exc)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
@@ -369,9 +384,9 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
     """BatchSpanProcessor that counts the spans it drops.
 
     The SDK's queue silently discards the oldest span when it is full (it logs, but keeps no
-    count). We check the fill level before handing a span over, count one drop per span that
-    pushes another out, and warn once, so ``agentprof.instrumentation.stats()`` can say how
-    many spans were lost.
+    count). We check the fill level before handing a span over; a span that does not fit is
+    counted and not enqueued, and the first drop is logged, so
+    ``agentprof.instrumentation.stats()`` says exactly how many spans were lost.
     """
 
     def __init__(self, exporter: SpanExporter, *, max_queue_size: int = 8192, max_export_batch_size: int = 512,
@@ -383,18 +398,30 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
             schedule_delay_millis=schedule_delay_millis,
         )
         self.spans_ended = 0
+        self._emit_lock = threading.Lock()
 
     def on_end(self, span: ReadableSpan) -> None:
         self.spans_ended += 1
+        if not span.context.trace_flags.sampled:
+            return
         try:
             bp = self._batch_processor
-            if bp._shutdown or len(bp._queue) >= bp._max_queue_size:
-                _state.count("spans_dropped")
-                _state.warn_once(
-                    "queue-full",
-                    "agentprof: span queue full or shut down, dropping spans; raise configure(max_queue_size=...) "
-                    "(drops are counted in agentprof.instrumentation.stats()['spans_dropped'])",
-                )
-        except Exception as exc:  # private SDK attributes changed: keep exporting, stop counting
+            # Decide under a lock, so concurrent producers cannot both take the last slot: a span
+            # that does not fit is not enqueued (rather than pushing out an older one uncounted).
+            with self._emit_lock:
+                if bp._shutdown or len(bp._queue) >= bp._max_queue_size:
+                    dropped = True
+                else:
+                    dropped = False
+                    bp.emit(span)
+        except Exception as exc:  # private SDK attributes changed: fall back to the stock path
             _state.note_error("drop-counter", exc)
-        super().on_end(span)
+            super().on_end(span)
+            return
+        if dropped:
+            _state.count("spans_dropped")
+            _state.warn_once(
+                "queue-full",
+                "agentprof: span queue full or shut down, dropping spans; raise configure(max_queue_size=...) "
+                "(drops are counted in agentprof.instrumentation.stats()['spans_dropped'])",
+            )
