@@ -12,6 +12,7 @@ recorded in that file's report with its place and a fix.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -55,9 +56,6 @@ def read_file(path: str, report: Any, batch_spans: int = BATCH_SPANS) -> Iterato
     except OSError as exc:
         report.fatal = f"{path}: cannot read the file ({exc.strerror or exc}); check the path and permissions"
         return
-    except EOFError as exc:  # gzip cut short before the first bytes
-        report.fatal = f"{path}: the gzip stream is broken ({exc}); decompress it with gunzip to see how much is left"
-        return
     try:
         fmt = detect.sniff(head)
     except detect.NotATraceFile as exc:
@@ -71,10 +69,9 @@ def read_file(path: str, report: Any, batch_spans: int = BATCH_SPANS) -> Iterato
 
     raw_size = os.path.getsize(path)
     try:
-        with open(path, "rb") as rawf:
-            import gzip
-
-            f = gzip.GzipFile(fileobj=rawf, mode="rb") if gz else rawf
+        with open(path, "rb", buffering=1 << 20) as rawf:
+            gunzip = detect.Gunzip(rawf) if gz else None
+            f = io.BufferedReader(gunzip, 1 << 20) if gunzip else rawf
             if fmt == detect.OTLP_JSONL:
                 batches = otlp_json.read_lines(f, report, batch_spans)
             elif fmt == detect.OTLP_JSON:
@@ -85,12 +82,19 @@ def read_file(path: str, report: Any, batch_spans: int = BATCH_SPANS) -> Iterato
                 batches = console.read(f, report, batch_spans)
             for rows in batches:
                 yield rows, fmt, min(rawf.tell(), raw_size)
-    except (OSError, EOFError) as exc:  # e.g. a gzip stream cut short
+            if gunzip is not None and gunzip.truncated:
+                report.note(
+                    "truncated-gzip",
+                    f"byte offset {raw_size} of the compressed file",
+                    "the gzip stream is cut short; the data before the break was read",
+                    "the file is probably truncated; re-export it or check the copy",
+                )
+    except OSError as exc:
         report.note(
             "truncated",
             None,
             f"reading stopped early ({exc}); the spans before it were kept",
-            "the file is probably truncated; re-export it",
+            "check the file can be read completely",
         )
 
 

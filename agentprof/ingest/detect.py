@@ -8,7 +8,8 @@ protobuf, raw or with the Collector's 4-byte length prefixes. Anything else is r
 
 from __future__ import annotations
 
-import gzip
+import io
+import zlib
 from typing import IO
 
 import orjson
@@ -40,7 +41,58 @@ def is_gzip(path: str) -> bool:
 
 def open_content(path: str) -> IO[bytes]:
     """The file's bytes, decompressed when it is gzip."""
-    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb", buffering=1 << 20)
+    f = open(path, "rb", buffering=1 << 20)
+    return io.BufferedReader(Gunzip(f), 1 << 20) if is_gzip(path) else f
+
+
+class Gunzip(io.RawIOBase):
+    """gzip decompression that keeps every byte before a break.
+
+    ``gzip.GzipFile`` raises EOFError on a cut file and loses the buffered tail; this reader
+    returns all the data it could decompress, then sets ``truncated`` and ends. Handles
+    concatenated gzip members.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.z = zlib.decompressobj(31)
+        self.pending = b""
+        self.truncated = False
+        self.done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+    def tell_raw(self) -> int:
+        return self.raw.tell()
+
+    def readinto(self, b) -> int:
+        while not self.pending and not self.done:
+            chunk = self.raw.read(1 << 18)
+            if not chunk:
+                self.pending = self.z.flush()
+                if not self.z.eof:
+                    self.truncated = True
+                self.done = True
+                break
+            try:
+                self.pending = self.z.decompress(chunk)
+            except zlib.error:
+                self.truncated = True
+                self.done = True
+                break
+            while self.z.eof and self.z.unused_data:  # next gzip member
+                rest = self.z.unused_data
+                self.z = zlib.decompressobj(31)
+                self.pending += self.z.decompress(rest)
+        n = min(len(b), len(self.pending))
+        b[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
 
 
 def sniff(head: bytes) -> str:

@@ -95,7 +95,9 @@ def _scalar_parts(v: str) -> list[str]:
 def _value_json(v: str) -> str:
     element = ", ".join(_scalar_parts("e") + ["'null'"])
     array = f"'[' || array_to_string(list_transform({v}.arrayValue.\"values\", lambda e: coalesce({element})), ',') || ']'"
-    return "coalesce(" + ", ".join(_scalar_parts(v) + [array, "'null'"]) + ")"
+    # {"arrayValue": {}} has no values list: the lenient reader decodes it to [].
+    empty = f"CASE WHEN {v}.arrayValue IS NOT NULL THEN '[]' END"
+    return "coalesce(" + ", ".join(_scalar_parts(v) + [array, empty, "'null'"]) + ")"
 
 
 def _attrs_json(attrs: str, var: str = "kv") -> str:
@@ -109,22 +111,22 @@ def _attrs_json(attrs: str, var: str = "kv") -> str:
 def _flatten_sql(table: str) -> str:
     events = (
         "coalesce('[' || array_to_string(list_transform(sp.events, lambda ev: "
-        "'{\"name\":' || to_json(coalesce(ev.name, '')) || ',\"time_ns\":' || "
+        "'{\"name\":' || coalesce(to_json(ev.name), 'null') || ',\"time_ns\":' || "
         "coalesce(CAST(CAST(ev.timeUnixNano AS BIGINT) AS VARCHAR), 'null') || "
         f"',\"attributes\":' || {_attrs_json('ev.attributes', 'ekv')} || '}}'), ',') || ']', '[]')"
     )
     return f"""
 WITH r AS (SELECT unnest(resourceSpans) AS rs FROM {table}),
 s AS (SELECT {_attrs_json('rs.resource.attributes', 'rkv')} AS resource, unnest(rs.scopeSpans) AS ss FROM r),
-p AS (SELECT resource, ss.scope.name AS scope_name, unnest(ss.spans) AS sp FROM s)
+p AS (SELECT resource, nullif(ss.scope.name, '') AS scope_name, unnest(ss.spans) AS sp FROM s)
 SELECT
   lower(sp.traceId) AS trace_id,
   lower(sp.spanId) AS span_id,
   lower(nullif(sp.parentSpanId, '')) AS parent_span_id,
-  sp.name AS name,
+  coalesce(sp.name, '') AS name,
   ['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'][coalesce(sp.kind, 0) + 1] AS kind,
   CAST(sp.startTimeUnixNano AS BIGINT) AS start_ns,
-  CAST(nullif(sp.endTimeUnixNano, '') AS BIGINT) AS end_ns,
+  nullif(CAST(nullif(sp.endTimeUnixNano, '') AS BIGINT), 0) AS end_ns,
   ['unset', 'ok', 'error'][coalesce(sp.status.code, 0) + 1] AS status_code,
   nullif(sp.status.message, '') AS status_message,
   {_attrs_json('sp.attributes')} AS attributes,
@@ -132,7 +134,7 @@ SELECT
   resource,
   scope_name,
   '{SOURCE_FORMAT}' AS source_format,
-  CAST($source_file AS VARCHAR) AS source_file,
+  CAST(@SOURCE_FILE@ AS VARCHAR) AS source_file,
   len(sp.attributes) > len(list_distinct(list_transform(sp.attributes, lambda d: d.key))) AS _dup_keys
 FROM p
 """
@@ -145,6 +147,7 @@ _ID_RE = {32: "^[0-9a-fA-F]{32}$", 16: "^[0-9a-fA-F]{16}$"}
 
 def _check_block(block, path: str) -> None:
     """Raise FastPathUnsupported if any record needs the lenient reader's judgement."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     def fail(what: str):
@@ -183,8 +186,9 @@ def _check_block(block, path: str) -> None:
         parents = spans.field("parentSpanId")
         if not all_true(pc.or_(pc.equal(parents, ""), pc.match_substring_regex(parents, _ID_RE[16]))):
             fail("a parentSpanId that is not 16-char hex")
-        if spans.field("name").null_count or spans.field("startTimeUnixNano").null_count:
-            fail("a span without name or startTimeUnixNano")
+        starts = spans.field("startTimeUnixNano")
+        if starts.null_count or pc.any(pc.is_in(starts, pa.array(["", "0"]))).as_py():
+            fail("a span without startTimeUnixNano")
         kinds = spans.field("kind")
         if not all_true(pc.and_(pc.greater_equal(kinds, 0), pc.less_equal(kinds, 5))):
             fail("a span kind outside 0..5")
@@ -224,7 +228,8 @@ def iter_raw_batches_jsonl(
         raise FastPathUnsupported(f"{path}: gzip-compressed")
 
     schema = raw_schema()
-    sql = _flatten_sql("_fastpath_block")
+    literal = "'" + source_file.replace("'", "''") + "'"
+    sql = _flatten_sql("_fastpath_block").replace("@SOURCE_FILE@", literal)
     reader = _open(path, batch_bytes)
     con = duckdb.connect()  # private: the caller's connection is never touched
     # Parse the next block in a thread while DuckDB flattens this one: both release the GIL,
@@ -242,7 +247,7 @@ def iter_raw_batches_jsonl(
             _check_block(block, path)
             con.register("_fastpath_block", block)
             try:
-                out = con.execute(sql, {"source_file": source_file}).to_arrow_table()
+                out = con.sql(sql).to_arrow_table()
             except duckdb.Error as exc:
                 raise FastPathUnsupported(f"{path}: {str(exc).splitlines()[0]}") from exc
             finally:

@@ -326,7 +326,8 @@ class _DocumentStream:
                 if not self.eof:
                     self._fill(grow=True)
                     continue
-                raise _Truncated(exc.pos, exc.msg) from None
+                # Report where the broken value starts: that is the span (or object) lost.
+                raise _Truncated(self.pos, f"a value starting here is cut: {exc.msg} at character {self.base + exc.pos}") from None
             if end >= len(self.buf) and not self.eof:
                 # A number at the very end of the buffer may continue in the next chunk.
                 if self._fill(grow=True):

@@ -1,0 +1,215 @@
+"""Untrusted trace files: every problem is kept local, reported with file, place and fix; never a traceback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+
+from ingest_builders import T0, otlp_span, sdk_request, span, write_doc, write_forms
+
+from agentprof.ingest import ingest_files
+from agentprof.store import open_store
+
+TRACE = "0e2f6c3414ea40e350e31e3b8a74e933"
+
+
+def run(*paths):
+    con = open_store()
+    return con, ingest_files(con, list(paths))
+
+
+def only(problems, needle):
+    hits = [p for p in problems if needle in p]
+    assert len(hits) == 1, problems
+    return hits[0]
+
+
+def line_of(spans):
+    return json.dumps({"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {"name": "s"}, "spans": spans}]}]})
+
+
+def test_empty_file(tmp_path):
+    p = tmp_path / "empty.jsonl"
+    p.write_bytes(b"  \n")
+    con, (sf,) = run(p)
+    assert (sf.format, sf.spans_read) == ("empty", 0)
+    assert sf.problems == (f"{p}: the file is empty; nothing to read (did the traced program flush its exporter?)",)
+    assert con.execute("SELECT count(*) FROM spans").fetchone()[0] == 0
+
+
+def test_truncated_json_lines_keep_complete_lines(tmp_path):
+    lines = [line_of([otlp_span(f"{i:016x}", start=i * 10, end=i * 10 + 5)]) for i in range(1, 5)]
+    p = tmp_path / "cut.jsonl"
+    p.write_text("\n".join(lines[:3]) + "\n" + lines[3][:57])
+    con, (sf,) = run(p)
+    assert (sf.format, sf.spans_read) == ("otlp-jsonl", 3)
+    msg = only(sf.problems, "line 4")
+    assert msg.startswith(f"{p} (line 4): line is not valid JSON") and "re-export" in msg
+
+
+def test_truncated_document_keeps_spans_before_the_break(tmp_path):
+    spans = [otlp_span(f"{i:016x}", start=i * 10, end=i * 10 + 5) for i in range(1, 6)]
+    p = write_doc(tmp_path / "doc.json", spans)
+    text = p.read_text()
+    cut = text.index('"spanId": "0000000000000004"')
+    p.write_text(text[:cut])
+    con, (sf,) = run(p)
+    assert (sf.format, sf.spans_read) == ("otlp-json", 3)
+    msg = only(sf.problems, "document is not valid JSON from here")
+    assert f"character offset {text.rindex('{', 0, cut)}" in msg and "line 1" in msg
+    assert "the 3 spans before it were kept" in msg
+
+
+def test_truncated_protobuf_and_gzip(tmp_path):
+    def build(t):
+        for i in range(4):
+            span(t, f"s{i}", i, i + 1)
+
+    paths = write_forms(sdk_request(build), tmp_path)
+    lp = paths["records.pb"].read_bytes()
+    cut = tmp_path / "cut.pb"
+    cut.write_bytes(lp[: len(lp) - 10])
+    gz = tmp_path / "cut.jsonl.gz"
+    gz.write_bytes(paths["lines.jsonl.gz"].read_bytes()[:-12])
+    con, (a,) = run(cut)
+    con, (b,) = run(gz)
+    assert (a.format, a.spans_read) == ("otlp-proto-lp", 3)
+    assert "protobuf data breaks here" in only(a.problems, "byte offset")
+    # 12 bytes = the 8-byte gzip trailer and the end of line 4: lines 1-3 are kept.
+    assert (b.format, b.spans_read) == ("otlp-jsonl+gzip", 3)
+    assert "the gzip stream is cut short" in only(b.problems, "compressed file")
+    assert "line is not valid JSON" in only(b.problems, "line 4")
+
+
+def test_other_formats_are_named(tmp_path):
+    csv = tmp_path / "data.csv"
+    csv.write_text("name,age\nann,3\n")
+    png = tmp_path / "pic.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    jaeger = tmp_path / "jaeger.json"
+    jaeger.write_text('{"data": [{"traceID": "abc", "spans": []}]}')
+    con, (a, b, c) = run(csv, png, jaeger)
+    assert a.problems[0].startswith(f"{csv}: not a trace file: it looks like CSV or other text. agentprof reads OTLP JSON")
+    assert b.problems[0].startswith(f"{png}: not a trace file: it looks like a PNG image.")
+    assert "it is JSON, but not OTLP" in c.problems[0]
+    assert all(sf.format == "not-a-trace" and sf.spans_read == 0 for sf in (a, b, c))
+
+
+def test_tree_repairs(tmp_path):
+    spans = [
+        otlp_span("00000000000000a1", None, start=0, end=None),  # no end: children end at 900
+        otlp_span("00000000000000a2", "00000000000000a1", start=100, end=None),
+        otlp_span("00000000000000a3", "00000000000000a2", start=200, end=900),
+        otlp_span("00000000000000b1", "00000000000000ff", start=50, end=60),  # orphan
+        otlp_span("00000000000000c1", "00000000000000a1", start=70, end=80, name="first"),
+        otlp_span("00000000000000c1", "00000000000000a1", start=70, end=80, name="second copy"),  # duplicate
+        otlp_span("00000000000000d1", "00000000000000d2", start=300, end=400),  # cycle d1 -> d2 -> d1
+        otlp_span("00000000000000d2", "00000000000000d1", start=310, end=390),
+        otlp_span("00000000000000d3", "00000000000000d3", start=320, end=330),  # self cycle
+        otlp_span("00000000000000e1", "00000000000000a3", start=500, end=450),  # negative duration
+        otlp_span("00000000000000f1", "00000000000000a3", start=150, end=950),  # outside its parent (200..900)
+    ]
+    p = write_doc(tmp_path / "t.json", spans)
+    con, (sf,) = run(p)
+    assert (sf.spans_read, sf.spans_skipped) == (10, 1)
+    got = dict(con.execute("SELECT span_id, (parent_span_id, start_ns - $t0, end_ns - $t0, name) FROM spans", {"t0": T0}).fetchall())
+    assert got["00000000000000a1"] == (None, 0, 950, "op")  # latest descendant end (f1 at 950)
+    assert got["00000000000000a2"] == ("00000000000000a1", 100, 950, "op")
+    assert got["00000000000000b1"][0] is None
+    assert got["00000000000000c1"][3] == "first"
+    assert (got["00000000000000d1"][0], got["00000000000000d2"][0]) == (None, "00000000000000d1")
+    assert got["00000000000000d3"][0] is None
+    assert got["00000000000000e1"][1:3] == (500, 500)
+    assert got["00000000000000f1"][1:3] == (150, 950)
+    msgs = "\n".join(sf.problems)
+    assert f"{p} (span 00000000000000a1, span 00000000000000a2): 2 × span has no end time" in msgs
+    assert f"{p} (span 00000000000000b1): parent span is not in the trace; kept the span as a root" in msgs
+    assert f"{p} (span 00000000000000c1): duplicate span id in the same trace; kept the first copy" in msgs
+    assert f"{p} (span 00000000000000d1, span 00000000000000d3): 2 × spans form a parent cycle" in msgs
+    assert f"{p} (span 00000000000000e1): span ends before it starts" in msgs
+    # only f1 (150..950) lies outside its parent a3 (200..900); repaired ends keep a2 inside a1.
+    assert f"{p} (span 00000000000000f1): child span lies partly outside its parent" in msgs
+
+
+def test_wrong_attribute_types(tmp_path):
+    attrs_ok = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": "12", "gen_ai.usage.output_tokens": "7.0"}
+    attrs_bad = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": "many", "gen_ai.usage.output_tokens": -3}
+    p = write_doc(tmp_path / "t.json", [otlp_span("0000000000000001", attrs=attrs_ok), otlp_span("0000000000000002", attrs=attrs_bad)])
+    doc = json.loads(p.read_text())
+    doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append({"key": "agentprof.ttft_ns", "value": {"intValue": "oops"}})
+    p.write_text(json.dumps(doc))
+    con, (sf,) = run(p)
+    assert con.execute("SELECT span_id, input_tokens, output_tokens, ttft_ns FROM spans ORDER BY span_id").fetchall() == [
+        ("0000000000000001", 12, 7, None),
+        ("0000000000000002", None, None, None),
+    ]
+    msgs = "\n".join(sf.problems)
+    assert f"{p} (span 0000000000000002): attribute for input_tokens is not a non-negative number; left input_tokens empty" in msgs
+    assert f"{p} (span 0000000000000002): attribute for output_tokens is not a non-negative number" in msgs
+    assert f"{p} (span 0000000000000001): attribute for ttft_ns" in msgs
+
+
+def test_invalid_utf8_is_replaced(tmp_path):
+    line = line_of([otlp_span("0000000000000001", name="cafX")]).encode().replace(b"cafX", b"caf\xe9")
+    p = tmp_path / "bad.jsonl"
+    p.write_bytes(line + b"\n")
+    doc = tmp_path / "bad.json"
+    text = json.dumps(json.loads(line_of([otlp_span("0000000000000001", name="cafX", trace="2" * 32)])), indent=1)
+    doc.write_bytes(text.encode().replace(b"cafX", b"caf\xe9"))
+    con, (a, b) = run(p, doc)
+    assert con.execute("SELECT name, count(*) FROM spans GROUP BY name").fetchall() == [("caf\ufffd", 2)]
+    assert "invalid UTF-8 bytes were replaced" in only(a.problems, "line 1")
+    assert "invalid UTF-8 bytes were replaced" in only(b.problems, "UTF-8")
+
+
+def test_huge_attribute_is_cut_fast(tmp_path):
+    big = "x" * (100 * 1024 * 1024)
+    messages = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "y" * 200_000}]}])
+    attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "blob": big, "gen_ai.input.messages": messages}
+    p = tmp_path / "big.jsonl"
+    p.write_text(line_of([otlp_span("0000000000000001", attrs=attrs)]) + "\n")
+    q = write_doc(tmp_path / "big.json", [otlp_span("0000000000000002", attrs=attrs, trace="1" * 32)])
+    t = time.perf_counter()
+    con, (a, b) = run(p, q)
+    assert time.perf_counter() - t < 20
+    rows = con.execute("SELECT length(json_extract_string(attributes, '$.blob')), history_chars FROM spans").fetchall()
+    assert rows == [(65536 + len("…[agentprof: truncated 104791040 chars]"), 200_000)] * 2
+    assert "2 × attribute strings longer than 64 KiB were cut" in only(a.problems, "span 0000000000000001")
+    assert any("were cut" in m for m in b.problems)
+
+
+def test_directory_is_read_sorted_and_gzip_inside(tmp_path):
+    d = tmp_path / "traces"
+    d.mkdir()
+    (d / "b.jsonl").write_text(line_of([otlp_span("0000000000000002")]) + "\n")
+    (d / "a.jsonl.gz").write_bytes(gzip.compress((line_of([otlp_span("0000000000000001")]) + "\n").encode()))
+    (d / ".hidden").write_text("x")
+    seen = []
+    con = open_store()
+    files = ingest_files(con, [d], progress=lambda done, total: seen.append((done, total)))
+    assert [(f.path.rsplit("/", 1)[1], f.format, f.spans_read) for f in files] == [("a.jsonl.gz", "otlp-jsonl+gzip", 1), ("b.jsonl", "otlp-jsonl", 1)]
+    assert seen[-1][0] == seen[-1][1] > 0
+
+
+def test_ids_in_base64_and_upper_case_and_enum_names(tmp_path):
+    s1 = otlp_span("0000000000000001", trace=TRACE.upper())
+    s1.update(kind="SPAN_KIND_CLIENT", status={"code": "STATUS_CODE_ERROR", "message": "x"}, parentSpanId="")
+    s2 = otlp_span("AAAAAAAAAAI=", "0000000000000001", trace="Di9sNBTqQONQ4x47inTpMw==")
+    s2["startTimeUnixNano"] = T0 + 1_000  # a number, not a string
+    s2["attributes"] = [{"key": "d", "value": {"doubleValue": "NaN"}}, {"key": "kv", "value": {"kvlistValue": {"values": [{"key": "a", "value": {"intValue": 1}}]}}}]
+    p = tmp_path / "x.json"
+    p.write_text(json.dumps({"resourceSpans": [{"resource": {}, "instrumentationLibrarySpans": [{"instrumentationLibrary": {"name": "old"}, "spans": [s1, s2]}]}]}))
+    con, (sf,) = run(p)
+    assert sf.problems == ()
+    assert con.execute("SELECT trace_id, span_id, parent_span_id, kind, status, CAST(attributes AS VARCHAR) FROM spans ORDER BY span_id").fetchall() == [
+        (TRACE, "0000000000000001", None, "CLIENT", "error", "{}"),
+        (TRACE, "0000000000000002", "0000000000000001", "INTERNAL", "unset", '{"d":null,"kv":{"a":1}}'),
+    ]
+
+
+def test_bad_spans_are_skipped_and_counted(tmp_path):
+    p = write_doc(tmp_path / "x.json", [otlp_span("zz"), otlp_span("0000000000000001"), {"traceId": TRACE, "spanId": "0000000000000002"}])
+    con, (sf,) = run(p)
+    assert (sf.spans_read, sf.spans_skipped) == (1, 2)
+    assert "2 × span skipped" in only(sf.problems, "span skipped")
