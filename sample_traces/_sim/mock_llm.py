@@ -95,6 +95,8 @@ class MockLLMServer:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.served: list[dict[str, Any]] = []
+        self.sync_timeouts = 0
+        """Streams whose first chunk the client never timed: their TTFT would not be deterministic."""
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -105,7 +107,7 @@ class MockLLMServer:
         class Handler(_Handler):
             owner = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -147,9 +149,18 @@ class MockLLMServer:
         return reply, math.ceil(chars / 4), f"{n:06d}"
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client closing its keep-alive socket is normal
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     owner: MockLLMServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # small SSE writes must not wait for delayed ACKs
 
     def log_message(self, *args: Any) -> None:  # keep the generator quiet
         pass
@@ -196,6 +207,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Responder:
+    first_output_events = 1
+    """Stream events up to and including the first that carries output (where TTFT is read)."""
     def __init__(self, h: _Handler, body: dict[str, Any], reply: Reply, prompt_tokens: int, rid: str) -> None:
         self.h, self.body, self.reply, self.prompt_tokens, self.rid = h, body, reply, prompt_tokens, rid
         self.clock = h.owner.clock
@@ -208,12 +221,14 @@ class _Responder:
             self.h._start_sse()
             reads = self.clock.reads
             events = self.events()
-            self.h._write_chunk(events[0])
-            # Wait until the client has read the clock on the first chunk (its TTFT), then
-            # move time on by the generation time before the rest of the stream.
-            self.clock.wait_for_read(reads)
+            n = self.first_output_events
+            self.h._write_chunk("".join(events[:n]))
+            # Wait until the client has read the clock on the first output chunk (its TTFT),
+            # then move time on by the generation time before the rest of the stream.
+            if not self.clock.wait_for_read(reads, timeout_s=2.0):
+                self.h.owner.sync_timeouts += 1
             self.clock.advance_ms(self.reply.gen_ms)
-            self.h._write_chunk("".join(events[1:]))
+            self.h._write_chunk("".join(events[n:]))
             self.h._end_sse()
         else:
             self.clock.advance_ms(self.reply.ttft_ms + self.reply.gen_ms)
@@ -275,11 +290,14 @@ class _OpenAI(_Responder):
 
     def events(self) -> list[str]:
         first, rest = _halves(self.reply.text)
-        out = [self._chunk({"role": "assistant", "content": first})]
+        calls = [{"tool_calls": [{"index": i, **call}]} for i, call in enumerate(self._calls())]
+        if first:
+            out = [self._chunk({"role": "assistant", "content": first})]
+        else:  # a tool-call-only answer: the first call is the first output
+            out = [self._chunk({"role": "assistant", "content": None, **calls.pop(0)})]
         if rest:
             out.append(self._chunk({"content": rest}))
-        for i, call in enumerate(self._calls()):
-            out.append(self._chunk({"tool_calls": [{"index": i, **call}]}))
+        out.extend(self._chunk(delta) for delta in calls)
         out.append(self._chunk({}, finish=self._finish()))
         if (self.body.get("stream_options") or {}).get("include_usage"):
             out.append(self._chunk({}, usage=self.usage(), choices=False))
@@ -288,6 +306,8 @@ class _OpenAI(_Responder):
 
 
 class _Anthropic(_Responder):
+    first_output_events = 3  # message_start, content_block_start, first content_block_delta
+
     def usage(self) -> dict[str, Any]:
         cached = self.reply.cached_tokens
         return {"input_tokens": self.prompt_tokens - cached, "output_tokens": self.output_tokens,

@@ -54,7 +54,7 @@ def run(sim: Sim, server: MockLLMServer) -> None:
 
     @agentprof.tool
     def fetch_documents(ids: list[str]) -> str:
-        sim.work_ms(sim.vary(5_200, 0.08))
+        sim.work_ms(sim.vary(5_600, 0.08))
         return text(sim.rng, 3200, "Documents: ")
 
     @agentprof.agent(name="research_agent")
@@ -104,4 +104,5 @@ def run(sim: Sim, server: MockLLMServer) -> None:
             research(question, queries)
             sim.work_ms(sim.vary(240_000, 0.5))  # next request a few minutes later
     finally:
+        client.close()
         agentprof.uninstrument()
