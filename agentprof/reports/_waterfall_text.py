@@ -33,8 +33,9 @@ def waterfall_lines(run: Run, width: int, max_rows: int | None):
         a = max(0, min(a, bar_w - 1))
         b = max(a + 1, min(b, bar_w))
         row = Text()
-        row.append("◆ " if s.on_critical_path else "  ",
+        row.append("◆" if s.on_critical_path else " ",
                    style="agentprof.critical" if s.on_critical_path else "")
+        row.append("✗" if s.status == "error" else " ", style="agentprof.error")
         row.append(name, style="agentprof.error" if s.status == "error" else "")
         row.append(" " + F.fmt_duration_ns(s.duration_ns).rjust(dur_w) + " ")
         row.append(" " * a)

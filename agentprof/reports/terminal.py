@@ -233,7 +233,7 @@ def _run_detail(profile: Profile, run: Run, width: int, show_all: bool, many: bo
     from agentprof.reports._waterfall_text import waterfall_lines
 
     if run.spans:
-        yield _heading("Waterfall (◆ = critical path)")
+        yield _heading("Waterfall (◆ critical path, ✗ error)")
         yield from waterfall_lines(run, width, None if show_all else MAX_WATERFALL_ROWS)
 
 

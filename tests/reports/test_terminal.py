@@ -14,7 +14,7 @@ from . import profiles as P
 
 
 def waterfall_rows(text: str) -> list[str]:
-    section = text.split("Waterfall (◆ = critical path)")[1].split("\nFindings")[0]
+    section = text.split("Waterfall (◆ critical path, ✗ error)")[1].split("\nFindings")[0]
     return [line for line in section.splitlines() if "█" in line]
 
 
@@ -65,6 +65,8 @@ def test_headline_numbers():
     # Parallel fan-out: the waterfall marks only the tool call on the critical path.
     fetch_rows = [line for line in waterfall_rows(text) if "execute_tool fetch_pa" in line]
     assert [r.startswith("◆") for r in fetch_rows] == [False, True]
+    summarize = [line for line in waterfall_rows(text) if "execute_tool summarize" in line]
+    assert summarize[0].startswith("◆✗")
 
 
 def test_run_id_prefix_selects_run():
