@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 BATCH_SPANS = 50_000
 """Raw spans per batch handed to the normalizer (bounds reader memory)."""
 
-__all__ = ["BATCH_SPANS", "ingest_files", "read_file"]
+__all__ = ["BATCH_SPANS", "ingest_files", "read_file", "sniff_file"]
 
 
 def _expand(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
@@ -45,9 +45,9 @@ def _expand(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     return out
 
 
-def read_file(path: str, report: Any, batch_spans: int = BATCH_SPANS) -> Iterator[tuple[list[tuple], str, int]]:
-    """Yield (rows, source_format, bytes_done) for one file; problems go to ``report``."""
-    from agentprof.ingest import console, detect, otlp_json, otlp_proto
+def sniff_file(path: str, report: Any) -> tuple[str, bool] | None:
+    """(format, is_gzip) of a file, or None after recording why it cannot be read."""
+    from agentprof.ingest import detect
 
     try:
         gz = detect.is_gzip(path)
@@ -55,17 +55,23 @@ def read_file(path: str, report: Any, batch_spans: int = BATCH_SPANS) -> Iterato
             head = f.read(detect.HEAD_BYTES)
     except OSError as exc:
         report.fatal = f"{path}: cannot read the file ({exc.strerror or exc}); check the path and permissions"
-        return
+        return None
     try:
         fmt = detect.sniff(head)
     except detect.NotATraceFile as exc:
         report.format = "not-a-trace"
         report.fatal = f"{path}: not a trace file: {exc}. agentprof reads {detect.READS}"
-        return
+        return None
     report.format = fmt + ("+gzip" if gz else "")
     if fmt == detect.EMPTY:
         report.fatal = f"{path}: the file is empty; nothing to read (did the traced program flush its exporter?)"
-        return
+        return None
+    return fmt, gz
+
+
+def read_file(path: str, report: Any, fmt: str, gz: bool, batch_spans: int = BATCH_SPANS) -> Iterator[tuple[list[tuple], int]]:
+    """Lenient readers: yield (rows, bytes_done) for one file; problems go to ``report``."""
+    from agentprof.ingest import console, detect, otlp_json, otlp_proto
 
     raw_size = os.path.getsize(path)
     try:
@@ -81,7 +87,7 @@ def read_file(path: str, report: Any, batch_spans: int = BATCH_SPANS) -> Iterato
             else:
                 batches = console.read(f, report, batch_spans)
             for rows in batches:
-                yield rows, fmt, min(rawf.tell(), raw_size)
+                yield rows, min(rawf.tell(), raw_size)
             if gunzip is not None and gunzip.truncated:
                 report.note(
                     "truncated-gzip",
@@ -98,6 +104,23 @@ def read_file(path: str, report: Any, batch_spans: int = BATCH_SPANS) -> Iterato
         )
 
 
+def _read_fast(con: duckdb.DuckDBPyConnection, path: str) -> bool:
+    """Well-formed, uncompressed OTLP JSON lines through the Arrow/DuckDB reader.
+
+    Returns False (with this file's staged rows removed) when that reader refuses the file;
+    the lenient reader then reads it again and reports any problem precisely.
+    """
+    from agentprof.ingest import fastpath, normalize, repair
+
+    try:
+        for table in fastpath.iter_raw_batches_jsonl(path):
+            normalize.normalize_into(con, table, target=repair.STAGE)
+    except fastpath.FastPathUnsupported:
+        con.execute(f"DELETE FROM {repair.STAGE} WHERE source_file = ?", [path])
+        return False
+    return True
+
+
 def ingest_files(
     con: duckdb.DuckDBPyConnection,
     paths: Iterable[str | os.PathLike[str]],
@@ -105,6 +128,7 @@ def ingest_files(
     config: Config | None = None,
     progress: Callable[[int, int], None] | None = None,
     batch_spans: int = BATCH_SPANS,
+    fast: bool = True,
 ) -> tuple[SourceFile, ...]:
     """Read, normalize, repair and price the spans of ``paths`` into ``con``'s span table.
 
@@ -114,12 +138,14 @@ def ingest_files(
         config: Settings (user prices). Defaults to no overrides.
         progress: Called as ``progress(bytes_done, bytes_total)`` after each batch.
         batch_spans: Raw spans per batch. Defaults to 50,000.
+        fast: Try the Arrow/DuckDB reader on uncompressed OTLP JSON lines first (it refuses,
+            and the lenient reader takes over, on anything it cannot read exactly). Defaults to True.
 
     Returns:
         One ``SourceFile`` per file, in order, with what was read, skipped and repaired.
     """
     from agentprof import pricing
-    from agentprof.ingest import normalize, repair
+    from agentprof.ingest import detect, normalize, repair
     from agentprof.ingest._report import FileReport
     from agentprof.ingest.raw import rows_to_arrow
 
@@ -146,10 +172,15 @@ def ingest_files(
             if not os.path.exists(path):
                 report.fatal = f"{path}: no such file; check the path"
                 continue
-            for rows, fmt, at in read_file(path, report, batch_spans):
-                normalize.normalize_into(con, rows_to_arrow(rows, fmt, path), target=repair.STAGE)
-                if progress is not None:
-                    progress(done + at, total)
+            sniffed = sniff_file(path, report)
+            if sniffed is None:
+                continue
+            fmt, gz = sniffed
+            if not (fast and fmt == detect.OTLP_JSONL and not gz and _read_fast(con, path)):
+                for rows, at in read_file(path, report, fmt, gz, batch_spans):
+                    normalize.normalize_into(con, rows_to_arrow(rows, fmt, path), target=repair.STAGE)
+                    if progress is not None:
+                        progress(done + at, total)
             done += sizes[path]
             if progress is not None:
                 progress(done, total)

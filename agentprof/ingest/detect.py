@@ -59,9 +59,16 @@ class Gunzip(io.RawIOBase):
         self.pending = b""
         self.truncated = False
         self.done = False
+        self.pos = 0  # decompressed bytes handed out
 
     def readable(self) -> bool:
         return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seekable(self) -> bool:
+        return False
 
     def close(self) -> None:
         self.raw.close()
@@ -92,6 +99,7 @@ class Gunzip(io.RawIOBase):
         n = min(len(b), len(self.pending))
         b[:n] = self.pending[:n]
         self.pending = self.pending[n:]
+        self.pos += n
         return n
 
 
