@@ -1,0 +1,508 @@
+"""AP1xx: latency and the critical path."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from agentprof.analyzers.rules._registry import rule
+from agentprof.analyzers.rules._support import (
+    HIGH_SEVERITY_SHARE,
+    NS_PER_S,
+    fmt_s,
+    make_finding,
+    pct,
+    rows,
+    run_totals,
+    threshold,
+)
+
+# Tool/retrieval siblings grouped into "batches": consecutive children of one parent with no
+# LLM call starting between them (an LLM call in between may have read one tool's result to
+# write the next call's arguments; without one, the arguments were known up front).
+_SEQUENTIAL_TOOLS_SQL = """
+WITH t AS (
+    SELECT trace_id, span_id, parent_span_id, coalesce(tool_name, name) AS tool, start_ns, end_ns,
+           lag(start_ns) OVER (PARTITION BY trace_id, parent_span_id ORDER BY start_ns, span_id) AS prev_start_ns,
+           max(end_ns) OVER (PARTITION BY trace_id, parent_span_id ORDER BY start_ns, span_id
+                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end_ns
+    FROM spans
+    WHERE category IN ('tool', 'retrieval') AND parent_span_id IS NOT NULL
+),
+llm AS (SELECT trace_id, start_ns, end_ns FROM spans WHERE category = 'llm'),
+marked AS (
+    -- An LLM call that starts during or after the previous call and is not nested in it may
+    -- have read its result: the next call starts a new batch. The LLM call that issued the
+    -- calls (started before them, perhaps still streaming) does not split them.
+    SELECT t.*,
+           CASE WHEN prev_end_ns IS NULL THEN 1
+                WHEN EXISTS (SELECT 1 FROM llm WHERE llm.trace_id = t.trace_id
+                             AND llm.start_ns >= t.prev_start_ns AND llm.start_ns < t.start_ns
+                             AND (llm.end_ns > t.prev_end_ns OR llm.start_ns >= t.prev_end_ns)) THEN 1
+                ELSE 0 END AS new_batch
+    FROM t
+),
+batched AS (
+    SELECT *, sum(new_batch) OVER (PARTITION BY trace_id, parent_span_id ORDER BY start_ns, span_id
+                                   ROWS UNBOUNDED PRECEDING) AS batch
+    FROM marked
+)
+SELECT trace_id, parent_span_id,
+       list(span_id ORDER BY start_ns, span_id) AS span_ids,
+       list(tool ORDER BY start_ns, span_id) AS tools,
+       count(*) AS n,
+       count(*) FILTER (WHERE new_batch = 0 AND start_ns >= prev_end_ns) AS n_sequential,
+       min(start_ns) AS start_ns, max(end_ns) AS end_ns,
+       max(end_ns - start_ns) AS longest_ns,
+       sum(end_ns - start_ns) AS total_ns
+FROM batched
+GROUP BY trace_id, parent_span_id, batch
+HAVING count(*) >= 2 AND count(*) FILTER (WHERE new_batch = 0 AND start_ns >= prev_end_ns) >= 1
+ORDER BY trace_id, start_ns
+"""
+
+
+def _parallel_saving_ns(con: Any, trace_id: str, span_ids: list[str]) -> int:
+    """Critical-path what-if: how much sooner the run ends if these spans ran concurrently."""
+    from agentprof.analyzers.critical_path import parallel_saving_ns
+
+    spans = rows(con, "SELECT span_id, parent_span_id, start_ns, end_ns FROM spans WHERE trace_id = ?", [trace_id])
+    return int(parallel_saving_ns(spans, span_ids))
+
+
+@rule(
+    "AP101",
+    "sequential-independent-tool-calls",
+    severity="medium",
+    summary="Tool calls of one step ran one after another although none needed another's result.",
+    thresholds={"parallel_saving_min_s": 0.5, **HIGH_SEVERITY_SHARE},
+)
+def check_sequential_tools(ctx: Any):
+    """
+    ## What it does
+    Finds two or more tool or retrieval calls in one step (same parent span) that ran one
+    after another, with no LLM call between them. Without an LLM call in between, no call's
+    arguments can have been written from another call's result, so the calls are independent.
+
+    ## Why is this bad?
+    Independent calls that wait for each other add their latencies: three 11 s vector-store
+    lookups in a row cost 34 s where running them together costs 11 s. The saving is computed
+    as a what-if on the run's critical path: how much sooner the run would end if the calls
+    ran concurrently.
+
+    ## Example
+    ```
+    agent.step.2
+    ├── retrieval vector_search(q="pricing")   0 s → 11.3 s
+    ├── retrieval vector_search(q="refunds")  11.3 s → 22.6 s
+    └── retrieval vector_search(q="limits")   22.6 s → 33.9 s
+    ```
+
+    ## Use instead
+    Issue the calls concurrently (`asyncio.gather`, a thread pool, or the framework's
+    parallel tool calls, e.g. OpenAI `parallel_tool_calls=True`):
+    ```
+    agent.step.2
+    ├── retrieval vector_search(q="pricing")   0 s → 11.3 s
+    ├── retrieval vector_search(q="refunds")   0 s → 11.3 s
+    └── retrieval vector_search(q="limits")    0 s → 11.3 s
+    ```
+
+    ## Thresholds
+    - `parallel_saving_min_s` (default 0.5): report only when the critical-path saving is at
+      least this many seconds.
+    - `high_severity_share` (default 0.2): high severity when the saving is at least this
+      share of the run's wall-clock time.
+
+    ## References
+    - OpenAI function calling, parallel function calling:
+      https://platform.openai.com/docs/guides/function-calling
+    - Python `asyncio.gather`: https://docs.python.org/3/library/asyncio-task.html#asyncio.gather
+    """
+    min_s = threshold(ctx, "parallel_saving_min_s", 0.5)
+    totals = run_totals(ctx)
+    for g in rows(ctx.con, _SEQUENTIAL_TOOLS_SQL):
+        saving_ns = _parallel_saving_ns(ctx.con, g["trace_id"], list(g["span_ids"]))
+        saving_s = saving_ns / NS_PER_S
+        if saving_s < min_s:
+            continue
+        wall_s = totals.get(g["trace_id"], (0.0, None))[0]
+        names = sorted(set(g["tools"]))
+        share = saving_s / wall_s if wall_s else 0.0
+        yield make_finding(
+            ctx,
+            "AP101",
+            run_id=g["trace_id"],
+            message=(
+                f"{g['n']} calls ({', '.join(names)}) ran one after another in one step, taking "
+                f"{fmt_s((g['end_ns'] - g['start_ns']) / NS_PER_S)}; run concurrently they would take about "
+                f"{fmt_s(g['longest_ns'] / NS_PER_S)}, ending the run {fmt_s(saving_s)} ({pct(share)}) sooner."
+            ),
+            suggestion="Run these independent calls concurrently (asyncio.gather, a thread pool, or parallel tool calls).",
+            span_ids=g["span_ids"],
+            savings_s=saving_s,
+            wall_s=wall_s,
+        )
+
+
+@rule(
+    "AP102",
+    "slow-tool-on-critical-path",
+    severity="medium",
+    summary="One tool holds a large share of a run's critical path.",
+    thresholds={"tool_critical_share_max": 0.4},
+)
+def check_slow_tool(ctx: Any):
+    """
+    ## What it does
+    Adds up, per run and per tool, the time the tool's calls hold the run's critical path
+    (the chain of spans that decides when the run ends) and reports a tool whose share is
+    above `tool_critical_share_max`. The message gives the tool's p50 and p95 duration
+    across all runs of the input, to tell a tool that is always slow from one with a slow tail.
+
+    ## Why is this bad?
+    Time on the critical path is time the user waits. When one tool holds most of it, no
+    prompt or model change will make the run much faster; the tool is the bottleneck.
+
+    ## Example
+    A 47 s run in which `vector_search` holds 34 s of the critical path (72%).
+
+    ## Use instead
+    Speed up or cache the tool (an index, a smaller result page, a nearer region), give it a
+    timeout, or start it earlier and overlap it with LLM work.
+
+    ## Thresholds
+    - `tool_critical_share_max` (default 0.4): report a tool holding more than this share of
+      its run's critical path.
+
+    ## References
+    - Critical path analysis in tracing (Jaeger):
+      https://www.jaegertracing.io/docs/latest/frontend-ui/
+    """
+    limit = threshold(ctx, "tool_critical_share_max", 0.4)
+    segs: list[tuple[str, str, int]] = []
+    walls: dict[str, int] = {}
+    for run in getattr(ctx, "runs", None) or ():
+        walls[run.run_id] = run.wall_ns
+        for seg in run.critical_path:
+            if seg.category in ("tool", "retrieval") and seg.on_path_ns > 0:
+                segs.append((run.run_id, seg.span_id, seg.on_path_ns))
+    if not segs:
+        return
+    ids = [s[1] for s in segs]
+    names = {
+        (r["trace_id"], r["span_id"]): r["tool"]
+        for r in rows(
+            ctx.con,
+            "SELECT trace_id, span_id, coalesce(tool_name, name) AS tool FROM spans "
+            "WHERE category IN ('tool', 'retrieval') AND list_contains(?, span_id)",
+            [ids],
+        )
+    }
+    stats = {
+        r["tool"]: r
+        for r in rows(
+            ctx.con,
+            """SELECT coalesce(tool_name, name) AS tool, count(*) AS calls,
+                      quantile_cont(end_ns - start_ns, 0.5) / 1e9 AS p50_s,
+                      quantile_cont(end_ns - start_ns, 0.95) / 1e9 AS p95_s
+               FROM spans WHERE category IN ('tool', 'retrieval') GROUP BY ALL""",
+        )
+    }
+    per: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
+    for run_id, span_id, on_ns in segs:
+        tool = names.get((run_id, span_id))
+        if tool is not None:
+            per[(run_id, tool)].append((span_id, on_ns))
+    for (run_id, tool), items in sorted(per.items()):
+        on_ns = sum(n for _, n in items)
+        wall = walls.get(run_id) or 0
+        share = on_ns / wall if wall else 0.0
+        if share <= limit:
+            continue
+        st = stats.get(tool, {})
+        yield make_finding(
+            ctx,
+            "AP102",
+            run_id=run_id,
+            message=(
+                f"Tool {tool!r} holds {fmt_s(on_ns / NS_PER_S)} ({pct(share)}) of the run's critical path "
+                f"in {len(items)} call(s); across all runs it takes p50 {fmt_s(st.get('p50_s') or 0)}, "
+                f"p95 {fmt_s(st.get('p95_s') or 0)} over {st.get('calls', 0)} call(s)."
+            ),
+            suggestion=f"Speed up or cache {tool!r}, bound it with a timeout, or overlap it with other work.",
+            span_ids=[s for s, _ in items],
+        )
+
+
+_DECODE_SQL = """
+SELECT trace_id, span_id, request_model AS model, output_tokens,
+       end_ns - start_ns AS duration_ns,
+       end_ns - start_ns - coalesce(least(ttft_ns, end_ns - start_ns), 0) AS gen_ns
+FROM spans
+WHERE category = 'llm' AND output_tokens >= ? AND end_ns > start_ns
+  AND (end_ns - start_ns - coalesce(least(ttft_ns, end_ns - start_ns), 0)) >= ? * (end_ns - start_ns)
+ORDER BY trace_id, start_ns
+"""
+
+
+@rule(
+    "AP103",
+    "decode-bound-llm-calls",
+    severity="medium",
+    summary="LLM calls spend most of their time generating long outputs.",
+    thresholds={"decode_output_tokens_min": 1000, "decode_share_min": 0.7, "decode_run_share_min": 0.2,
+                **HIGH_SEVERITY_SHARE},
+)
+def check_decode_bound(ctx: Any):
+    """
+    ## What it does
+    Finds LLM calls with at least `decode_output_tokens_min` output tokens whose generation
+    time (duration minus time to first token) is at least `decode_share_min` of the call,
+    and reports a run when these calls' generation time is at least `decode_run_share_min`
+    of its wall-clock time. Calls without a recorded time to first token count their whole
+    duration as generation.
+
+    ## Why is this bad?
+    Generation time grows linearly with output tokens (tens of milliseconds each), and
+    output tokens are the most expensive ones. Long answers, verbose reasoning or whole files
+    written back are often not needed by the next step.
+
+    ## Example
+    A call that waits 0.6 s for its first token and then streams 3,000 tokens for 38 s.
+
+    ## Use instead
+    Ask for shorter or structured output (a JSON object, a diff instead of a whole file),
+    set `max_tokens`, lower reasoning effort, or use a faster model for long drafts. The
+    estimated saving assumes outputs capped at `decode_output_tokens_min` tokens.
+
+    ## Thresholds
+    - `decode_output_tokens_min` (default 1000): output tokens of a call to consider.
+    - `decode_share_min` (default 0.7): generation share of the call's duration.
+    - `decode_run_share_min` (default 0.2): share of the run's wall-clock time these calls'
+      generation must reach.
+    - `high_severity_share` (default 0.2).
+
+    ## References
+    - OpenAI latency optimization, "generate fewer tokens":
+      https://platform.openai.com/docs/guides/latency-optimization
+    """
+    min_out = threshold(ctx, "decode_output_tokens_min", 1000)
+    gen_share = threshold(ctx, "decode_share_min", 0.7)
+    run_share = threshold(ctx, "decode_run_share_min", 0.2)
+    totals = run_totals(ctx)
+    per: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows(ctx.con, _DECODE_SQL, [min_out, gen_share]):
+        per[r["trace_id"]].append(r)
+    for run_id, calls in per.items():
+        wall_s = totals.get(run_id, (0.0, None))[0]
+        gen_s = sum(c["gen_ns"] for c in calls) / NS_PER_S
+        if not wall_s or gen_s < run_share * wall_s:
+            continue
+        out_tokens = sum(c["output_tokens"] for c in calls)
+        saving_s = sum(c["gen_ns"] * (1 - min_out / c["output_tokens"]) for c in calls) / NS_PER_S
+        yield make_finding(
+            ctx,
+            "AP103",
+            run_id=run_id,
+            message=(
+                f"{len(calls)} LLM call(s) generated {out_tokens:,} output tokens for {fmt_s(gen_s)} "
+                f"({pct(gen_s / wall_s)} of the run); capped at {int(min_out):,} tokens each they would "
+                f"take about {fmt_s(saving_s)} less."
+            ),
+            suggestion="Ask for shorter or structured output, set max_tokens, or lower reasoning effort.",
+            span_ids=[c["span_id"] for c in calls],
+            savings_s=saving_s,
+            wall_s=wall_s,
+        )
+
+
+_TTFT_SQL = """
+SELECT trace_id, span_id, request_model AS model, coalesce(input_tokens, 0) AS input_tokens,
+       coalesce(reasoning_tokens, 0) AS reasoning_tokens, ttft_ns,
+       ttft_ns - (? + coalesce(input_tokens, 0) / 1000.0 * ?) * 1e6 AS excess_ns
+FROM spans
+WHERE category = 'llm' AND ttft_ns IS NOT NULL
+  AND ttft_ns > (? + coalesce(input_tokens, 0) / 1000.0 * ?) * 1e6
+ORDER BY trace_id, start_ns
+"""
+
+
+@rule(
+    "AP104",
+    "slow-time-to-first-token",
+    severity="medium",
+    summary="Time to first token is high for the size of the input.",
+    thresholds={"ttft_base_ms": 1000, "ttft_ms_per_ktok": 50, "ttft_excess_min_s": 1.0, **HIGH_SEVERITY_SHARE},
+)
+def check_slow_ttft(ctx: Any):
+    """
+    ## What it does
+    Compares each LLM call's time to first token (TTFT) with what its input size explains:
+    `ttft_base_ms` plus `ttft_ms_per_ktok` per thousand input tokens. A run is reported when
+    its calls' TTFT beyond that expectation adds up to at least `ttft_excess_min_s`.
+
+    ## Why is this bad?
+    Prefill time grows with input length, so a long wait on a short prompt is not the
+    prompt's fault: it points to provider queueing or rate limiting, a far region, a cold
+    connection, or hidden reasoning before the first visible token. Every step pays it.
+
+    ## Example
+    A call with 1,200 input tokens that waits 6.5 s for its first token (about 1.1 s expected).
+
+    ## Use instead
+    Reuse HTTP connections, pick a nearer region or a priority tier, check rate-limit
+    headers, lower reasoning effort, or use prompt caching for long stable prefixes.
+
+    ## Thresholds
+    - `ttft_base_ms` (default 1000): TTFT expected for an empty prompt.
+    - `ttft_ms_per_ktok` (default 50): extra TTFT expected per 1,000 input tokens.
+    - `ttft_excess_min_s` (default 1.0): total excess per run to report.
+    - `high_severity_share` (default 0.2).
+
+    ## References
+    - OpenAI latency optimization: https://platform.openai.com/docs/guides/latency-optimization
+    - OTel GenAI `gen_ai.response.time_to_first_chunk`:
+      https://opentelemetry.io/docs/specs/semconv/gen-ai/
+    """
+    base_ms = threshold(ctx, "ttft_base_ms", 1000)
+    per_ktok = threshold(ctx, "ttft_ms_per_ktok", 50)
+    min_s = threshold(ctx, "ttft_excess_min_s", 1.0)
+    totals = run_totals(ctx)
+    per: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows(ctx.con, _TTFT_SQL, [base_ms, per_ktok, base_ms, per_ktok]):
+        per[r["trace_id"]].append(r)
+    for run_id, calls in per.items():
+        excess_s = sum(c["excess_ns"] for c in calls) / NS_PER_S
+        if excess_s < min_s:
+            continue
+        worst = max(calls, key=lambda c: c["excess_ns"])
+        reasoning = sum(c["reasoning_tokens"] for c in calls)
+        note = f" These calls also used {reasoning:,} reasoning tokens, which delay the first token." if reasoning else ""
+        yield make_finding(
+            ctx,
+            "AP104",
+            run_id=run_id,
+            message=(
+                f"{len(calls)} LLM call(s) waited {fmt_s(excess_s)} longer for their first token than their input "
+                f"size explains; worst: {fmt_s(worst['ttft_ns'] / NS_PER_S)} for {worst['input_tokens']:,} input "
+                f"tokens.{note}"
+            ),
+            suggestion="Check provider queueing and rate limits, reuse connections, pick a nearer region or tier.",
+            span_ids=[c["span_id"] for c in calls],
+            savings_s=excess_s,
+            wall_s=totals.get(run_id, (0.0, None))[0],
+        )
+
+
+def _component_rule(ctx: Any, code: str, component: str, key: str, default: float, categories: tuple[str, ...]):
+    limit = threshold(ctx, key, default)
+    for run in getattr(ctx, "runs", None) or ():
+        comp = next((c for c in run.components if c.name == component), None)
+        if comp is None or run.wall_ns <= 0 or comp.duration_ns / run.wall_ns <= limit:
+            continue
+        segs = sorted((s for s in run.critical_path if s.category in categories and s.on_path_ns > 0),
+                      key=lambda s: -s.on_path_ns)[:10]
+        yield run, comp, comp.duration_ns / run.wall_ns, [s.span_id for s in segs] or [run.critical_path[0].span_id
+                                                                                         if run.critical_path else None]
+
+
+@rule(
+    "AP105",
+    "framework-overhead",
+    severity="medium",
+    summary="Untraced time inside agent, step and chain spans is a large share of the run.",
+    thresholds={"framework_overhead_share_max": 0.15, **HIGH_SEVERITY_SHARE},
+)
+def check_framework_overhead(ctx: Any):
+    """
+    ## What it does
+    Reports a run whose *framework overhead* latency component (time on the critical path
+    inside agent, step or chain spans that no child span accounts for) is above
+    `framework_overhead_share_max` of its wall-clock time.
+
+    ## Why is this bad?
+    That time is spent in the agent framework or your own glue code (prompt templating,
+    output parsing, validation retries, synchronous logging, sleeps), not in the model or
+    the tools, and it is paid on every step.
+
+    ## Example
+    A 20 s run whose step spans hold 4 s between the end of one child and the start of the next.
+
+    ## Use instead
+    Profile the process (e.g. with a sampling profiler) during the gaps, move blocking I/O
+    (logging, storage) off the request path, and instrument the glue code so the time shows
+    up as named spans. The estimated saving is the whole overhead (an upper bound).
+
+    ## Thresholds
+    - `framework_overhead_share_max` (default 0.15): share of the run to report.
+    - `high_severity_share` (default 0.2).
+
+    ## References
+    - pyinstrument (statistical Python profiler): https://pyinstrument.readthedocs.io/
+    """
+    for run, comp, share, span_ids in _component_rule(
+        ctx, "AP105", "framework_overhead", "framework_overhead_share_max", 0.15, ("agent", "step", "chain", "other")
+    ):
+        yield make_finding(
+            ctx,
+            "AP105",
+            run_id=run.run_id,
+            message=f"Framework overhead is {fmt_s(comp.duration_ns / NS_PER_S)} ({pct(share)}) of the run: "
+            f"time inside agent/step/chain spans that no child span covers.",
+            suggestion="Profile the gaps between spans; move blocking work off the request path.",
+            span_ids=span_ids,
+            savings_s=comp.duration_ns / NS_PER_S,
+            wall_s=run.wall_ns / NS_PER_S,
+        )
+
+
+@rule(
+    "AP106",
+    "slow-context-injection",
+    severity="medium",
+    summary="Time between tool results and the next prompt is a large share of the run.",
+    thresholds={"context_injection_share_max": 0.1, **HIGH_SEVERITY_SHARE},
+)
+def check_context_injection(ctx: Any):
+    """
+    ## What it does
+    Reports a run whose *context injection* latency component (the time from a tool result
+    to the start of the LLM call that reads it) is above `context_injection_share_max` of its
+    wall-clock time.
+
+    ## Why is this bad?
+    Between the tool result and the next prompt the agent formats, truncates, embeds or
+    re-ranks tool output, or rebuilds the whole message list. When that takes seconds it
+    delays every step.
+
+    ## Example
+    A tool returns at 10.0 s and the next LLM call starts at 13.5 s.
+
+    ## Use instead
+    Keep tool output small and pre-formatted, avoid re-tokenizing or re-embedding the whole
+    history each step, and append to the message list instead of rebuilding it. The
+    estimated saving is the whole component (an upper bound).
+
+    ## Thresholds
+    - `context_injection_share_max` (default 0.1): share of the run to report.
+    - `high_severity_share` (default 0.2).
+
+    ## References
+    - Anthropic, effective context engineering for AI agents:
+      https://www.anthropic.com/engineering/effective-context-engineering-for-ai-agents
+    """
+    for run, comp, share, span_ids in _component_rule(
+        ctx, "AP106", "context_injection", "context_injection_share_max", 0.1, ("llm", "tool", "retrieval")
+    ):
+        yield make_finding(
+            ctx,
+            "AP106",
+            run_id=run.run_id,
+            message=f"Context injection (tool result to next prompt) takes {fmt_s(comp.duration_ns / NS_PER_S)} "
+            f"({pct(share)}) of the run.",
+            suggestion="Keep tool output small and pre-formatted; append to the prompt instead of rebuilding it.",
+            span_ids=span_ids,
+            savings_s=comp.duration_ns / NS_PER_S,
+            wall_s=run.wall_ns / NS_PER_S,
+        )

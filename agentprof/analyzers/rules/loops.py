@@ -1,0 +1,374 @@
+"""AP4xx: tools and loops."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentprof.analyzers.rules._registry import rule
+from agentprof.analyzers.rules._support import (
+    HIGH_SEVERITY_SHARE,
+    NS_PER_S,
+    fmt_s,
+    fmt_usd,
+    make_finding,
+    rows,
+    run_totals,
+    threshold,
+)
+
+_REPEAT_SQL = """
+WITH t AS (
+    SELECT trace_id, span_id, coalesce(tool_name, name) AS tool, tool_args_hash AS args, start_ns, end_ns,
+           cost_usd, status,
+           row_number() OVER w AS k,
+           lag(status) OVER w AS prev_status
+    FROM spans
+    WHERE category IN ('tool', 'retrieval') AND coalesce(tool_args_hash, '') <> ''
+    WINDOW w AS (PARTITION BY trace_id, coalesce(tool_name, name), tool_args_hash ORDER BY start_ns, span_id)
+),
+g AS (
+    SELECT trace_id, tool, args, count(*) AS calls,
+           count(*) FILTER (WHERE k > 1 AND prev_status <> 'error') AS repeats,
+           sum(end_ns - start_ns) FILTER (WHERE k > 1 AND prev_status <> 'error') AS wasted_ns,
+           sum(cost_usd) FILTER (WHERE k > 1 AND prev_status <> 'error') AS wasted_usd,
+           list(span_id ORDER BY start_ns, span_id) AS span_ids
+    FROM t GROUP BY ALL
+)
+SELECT trace_id, count(*) AS pairs, sum(repeats) AS repeats, sum(wasted_ns) AS wasted_ns,
+       sum(wasted_usd) AS wasted_usd, arg_max(tool, repeats) AS top_tool, max(calls) AS top_calls,
+       flatten(list(span_ids)) AS span_ids
+FROM g WHERE repeats >= 1
+GROUP BY trace_id ORDER BY trace_id
+"""
+
+
+@rule(
+    "AP401",
+    "repeated-identical-tool-call",
+    severity="medium",
+    summary="The same tool was called again with the same arguments in one run.",
+    thresholds={**HIGH_SEVERITY_SHARE},
+)
+def check_repeated_calls(ctx: Any):
+    """
+    ## What it does
+    Groups a run's tool calls by tool name and argument hash (`tool_args_hash`) and reports
+    calls that repeat an earlier *successful* call with identical arguments (a repeat after
+    a failure is a retry, see AP302). Calls without an argument hash are not judged.
+
+    ## Why is this bad?
+    The second call returns what the first returned: its latency, its cost, and the LLM
+    step that asked for it are wasted, and its result enlarges the context again. It often
+    means the model lost track of an earlier result (context too long or truncated).
+
+    ## Example
+    `get_weather(city="Paris")` called at step 2 and again at step 5.
+
+    ## Use instead
+    Memoize deterministic tools within a run (a dict keyed by tool and canonical
+    arguments), and keep earlier results visible to the model (or summarize them) so it
+    does not ask again. The estimated saving is the time (and any recorded tool cost) of
+    the repeated calls.
+
+    ## Thresholds
+    - `high_severity_share` (default 0.2).
+
+    ## References
+    - Python `functools.lru_cache`: https://docs.python.org/3/library/functools.html#functools.lru_cache
+    """
+    totals = run_totals(ctx)
+    for r in rows(ctx.con, _REPEAT_SQL):
+        wall_s, cost = totals.get(r["trace_id"], (0.0, None))
+        wasted_s = (r["wasted_ns"] or 0) / NS_PER_S
+        usd = f" and {fmt_usd(r['wasted_usd'])}" if r["wasted_usd"] else ""
+        yield make_finding(
+            ctx,
+            "AP401",
+            run_id=r["trace_id"],
+            message=(
+                f"{r['repeats']} tool call(s) repeated an earlier identical call ({r['pairs']} tool/argument "
+                f"pair(s); {r['top_tool']!r} {r['top_calls']}×), wasting {fmt_s(wasted_s)}{usd}."
+            ),
+            suggestion="Cache deterministic tool results within a run and keep earlier results visible to the model.",
+            span_ids=r["span_ids"],
+            savings_s=wasted_s,
+            savings_usd=r["wasted_usd"],
+            wall_s=wall_s,
+            cost_usd=cost,
+        )
+
+
+# Cycles of tool names: position p repeats position p - L. A run of k consecutive matching
+# positions means the L names before it repeat (k + L) / L times (gaps-and-islands).
+_LOOP_SQL = """
+WITH seq AS (
+    SELECT trace_id, coalesce(agent_name, '') AS agent, span_id, coalesce(tool_name, name) AS tool,
+           coalesce(tool_args_hash, '') AS args, start_ns, end_ns,
+           row_number() OVER (PARTITION BY trace_id, coalesce(agent_name, '') ORDER BY start_ns, span_id) AS pos
+    FROM spans WHERE category IN ('tool', 'retrieval')
+),
+periods AS (SELECT unnest(range(2, CAST(? AS BIGINT) + 1)) AS l),
+m AS (
+    SELECT s.trace_id, s.agent, s.pos, p.l,
+           s.tool = prev.tool AS same_tool,
+           s.args <> '' AND s.args = prev.args AS same_args
+    FROM seq s CROSS JOIN periods p
+    JOIN seq prev ON prev.trace_id = s.trace_id AND prev.agent = s.agent AND prev.pos = s.pos - p.l
+),
+islands AS (
+    SELECT trace_id, agent, l, min(pos) AS first_pos, max(pos) AS last_pos, count(*) AS k,
+           bool_and(same_args) AS exact
+    FROM (SELECT *, pos - row_number() OVER (PARTITION BY trace_id, agent, l ORDER BY pos) AS grp
+          FROM m WHERE same_tool)
+    GROUP BY trace_id, agent, l, grp
+    HAVING count(*) >= (CAST(? AS BIGINT) - 1) * l
+)
+SELECT i.trace_id, i.agent, i.l, i.first_pos, i.last_pos, i.k, i.exact,
+       list(s.tool ORDER BY s.pos) FILTER (WHERE s.pos < i.first_pos) AS cycle,
+       count(DISTINCT s.tool) AS distinct_tools,
+       list(s.span_id ORDER BY s.pos) AS span_ids,
+       min(s.start_ns) FILTER (WHERE s.pos >= i.first_pos) AS repeat_start_ns,
+       max(s.end_ns) AS repeat_end_ns
+FROM islands i JOIN seq s
+  ON s.trace_id = i.trace_id AND s.agent = i.agent AND s.pos BETWEEN i.first_pos - i.l AND i.last_pos
+GROUP BY ALL
+HAVING count(DISTINCT s.tool) >= 2
+ORDER BY i.trace_id, i.first_pos, i.l
+"""
+
+
+@rule(
+    "AP402",
+    "repeated-action-loop",
+    severity="medium",
+    summary="The same sequence of tool calls repeats (A→B→A→B…) three or more times.",
+    thresholds={"loop_repeats_min": 3, "loop_period_max": 4, **HIGH_SEVERITY_SHARE},
+)
+def check_action_loops(ctx: Any):
+    """
+    ## What it does
+    Looks at the order of a run's tool calls (per agent) for a sequence of 2 to
+    `loop_period_max` calls, with at least two different tools, that repeats back to back
+    at least `loop_repeats_min` times: `A→B→A→B→A→B`, `search→open→read→search→open→read…`.
+    When the arguments repeat too, the loop is *exact* and the repeats beyond the first
+    cycle are counted as wasted time; otherwise no saving is estimated (the agent may be
+    iterating over different inputs).
+
+    ## Why is this bad?
+    Oscillating between two actions (edit ↔ undo, search ↔ open the same page) is the most
+    common way agents burn steps without progress, and each cycle re-sends the growing
+    context.
+
+    ## Example
+    `open_file → run_tests → open_file → run_tests → open_file → run_tests` with the same
+    arguments each time.
+
+    ## Use instead
+    Detect repeated states in the agent loop and stop or re-plan, show the model a short
+    summary of what it already tried, and cap the number of cycles.
+
+    ## Thresholds
+    - `loop_repeats_min` (default 3): repetitions of the sequence to report.
+    - `loop_period_max` (default 4): longest sequence considered.
+    - `high_severity_share` (default 0.2).
+
+    ## References
+    - Anthropic, building effective agents (stopping conditions):
+      https://www.anthropic.com/engineering/building-effective-agents
+    """
+    reps_min = max(2, int(threshold(ctx, "loop_repeats_min", 3)))
+    period_max = max(2, int(threshold(ctx, "loop_period_max", 4)))
+    totals = run_totals(ctx)
+    claimed: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for r in rows(ctx.con, _LOOP_SQL, [period_max, reps_min]):
+        start = r["first_pos"] - r["l"]
+        spans = claimed.setdefault((r["trace_id"], r["agent"]), [])
+        # The shortest period wins; a longer one over the same calls is the same loop.
+        if any(a <= r["last_pos"] and start <= b for a, b in spans):
+            continue
+        spans.append((start, r["last_pos"]))
+        reps = (r["k"] + r["l"]) / r["l"]
+        wall_s = totals.get(r["trace_id"], (0.0, None))[0]
+        extra_s = (r["repeat_end_ns"] - r["repeat_start_ns"]) / NS_PER_S
+        kind = "with the same arguments" if r["exact"] else "with different arguments"
+        yield make_finding(
+            ctx,
+            "AP402",
+            run_id=r["trace_id"],
+            message=(
+                f"The tool sequence {' → '.join(r['cycle'])} repeated {reps:.0f} times in a row {kind}; "
+                f"the repeats after the first took {fmt_s(extra_s)}."
+            ),
+            suggestion="Detect repeated actions in the agent loop and re-plan or stop; cap the cycles.",
+            span_ids=r["span_ids"],
+            savings_s=extra_s if r["exact"] else None,
+            wall_s=wall_s,
+        )
+
+
+_NEW_RESULT_SQL = """
+SELECT span_id,
+       tool_args_hash IS NULL OR tool_args_hash = ''
+       OR row_number() OVER (PARTITION BY trace_id, coalesce(tool_name, name), tool_args_hash
+                             ORDER BY start_ns, span_id) = 1 AS is_new
+FROM spans WHERE category IN ('tool', 'retrieval') AND trace_id = ?
+"""
+
+
+@rule(
+    "AP403",
+    "steps-without-progress",
+    severity="medium",
+    summary="Several steps in a row only repeated tool calls already made.",
+    thresholds={"no_progress_steps": 3, **HIGH_SEVERITY_SHARE},
+)
+def check_no_progress(ctx: Any):
+    """
+    ## What it does
+    Marks a step as *without progress* when it made tool calls and every one of them repeats
+    a tool name and arguments already called earlier in the run (calls without an argument
+    hash count as new). Reports `no_progress_steps` or more such steps in a row.
+
+    ## Why is this bad?
+    The agent is spinning: each of these steps costs an LLM call on the full context and
+    learns nothing new. Left alone it usually ends at the step limit (AP404).
+
+    ## Example
+    Steps 6, 7 and 8 each call `search(q="refund policy")`, already called at step 2.
+
+    ## Use instead
+    Track what the agent already called and stop or re-plan when nothing new comes back;
+    show earlier results to the model. The estimated saving is the time and cost of the
+    steps without progress.
+
+    ## Thresholds
+    - `no_progress_steps` (default 3): consecutive steps without a new tool result.
+    - `high_severity_share` (default 0.2).
+
+    ## References
+    - Anthropic, building effective agents (stopping conditions):
+      https://www.anthropic.com/engineering/building-effective-agents
+    """
+    need = max(1, int(threshold(ctx, "no_progress_steps", 3)))
+    for run in getattr(ctx, "runs", None) or ():
+        if len(run.steps) < need or run.tool_call_count == 0:
+            continue
+        is_new = dict(ctx.con.execute(_NEW_RESULT_SQL, [run.run_id]).fetchall())
+        streaks: list[list[Any]] = []
+        cur: list[Any] = []
+        for step in sorted(run.steps, key=lambda s: s.index):
+            if step.tool_span_ids and not any(is_new.get(s, True) for s in step.tool_span_ids):
+                cur.append(step)
+                continue
+            if len(cur) >= need:
+                streaks.append(cur)
+            cur = []
+        if len(cur) >= need:
+            streaks.append(cur)
+        for streak in streaks:
+            dur_s = sum(s.duration_ns for s in streak) / NS_PER_S
+            costs = [s.cost_usd for s in streak]
+            usd = sum(c for c in costs if c is not None) if any(c is not None for c in costs) else None
+            yield make_finding(
+                ctx,
+                "AP403",
+                run_id=run.run_id,
+                message=(
+                    f"Steps {streak[0].index}–{streak[-1].index} ({len(streak)} steps, {fmt_s(dur_s)}, "
+                    f"{fmt_usd(usd)}) only repeated tool calls made earlier in the run."
+                ),
+                suggestion="Stop or re-plan when a step brings no new tool result; show the model what it tried.",
+                span_ids=[s.span_id for s in streak] + [t for s in streak for t in s.tool_span_ids],
+                savings_s=dur_s,
+                savings_usd=usd,
+                wall_s=run.wall_ns / NS_PER_S,
+                cost_usd=run.cost_usd,
+            )
+
+
+_LIMIT_RE = (
+    r"max(imum)?[ _-]?(iterations?|steps?|turns?)|recursion[ _-]?limit|iteration limit"
+    r"|maxturnsexceeded|graphrecursionerror|agent stopped due to (iteration|time) limit"
+)
+_LIMIT_SQL = f"""
+SELECT trace_id, list(span_id ORDER BY start_ns) AS span_ids,
+       any_value(coalesce(status_message, error_type)) AS text
+FROM spans
+WHERE regexp_matches(lower(coalesce(status_message, '') || ' ' || coalesce(error_type, '') || ' '
+                           || coalesce(CAST(events AS VARCHAR), '')), '{_LIMIT_RE}')
+   OR (status = 'error' AND regexp_matches(lower(name), '{_LIMIT_RE}'))
+   OR contains(lower(coalesce(CAST(attributes AS VARCHAR), '')), 'agent stopped due to iteration limit')
+GROUP BY trace_id
+"""
+
+
+@rule(
+    "AP404",
+    "step-limit-reached",
+    severity="high",
+    summary="A run stopped at its step / iteration limit instead of finishing.",
+    thresholds={"max_steps": 25},
+)
+def check_step_limit(ctx: Any):
+    """
+    ## What it does
+    Reports a run that hit its step limit: a span's error or events mention a maximum of
+    iterations, steps or turns or a recursion limit (LangChain's `max_iterations`,
+    LangGraph's `GraphRecursionError`, the OpenAI Agents SDK's `MaxTurnsExceeded`), or the
+    run has the most steps of all runs of the input and at least `max_steps` of them.
+
+    ## Why is this bad?
+    A run that stops at the limit did not finish its task, and it was the most expensive
+    kind of run: every one of its steps re-sent a long context. Raising the limit usually
+    only makes such runs more expensive.
+
+    ## Example
+    A LangGraph run that raises `GraphRecursionError: Recursion limit of 25 reached`.
+
+    ## Use instead
+    Look at the run's other findings (AP402 loops, AP403 steps without progress, AP401
+    repeated calls) for why it did not converge; give the agent a clearer stop condition
+    and tools that report progress.
+
+    ## Thresholds
+    - `max_steps` (default 25): a run with at least this many steps, and no fewer than any
+      other run, counts as stopped at the limit.
+
+    ## References
+    - LangGraph, recursion limit:
+      https://langchain-ai.github.io/langgraph/troubleshooting/errors/GRAPH_RECURSION_LIMIT/
+    - OpenAI Agents SDK, `max_turns`: https://openai.github.io/openai-agents-python/running_agents/
+    """
+    max_steps = threshold(ctx, "max_steps", 25)
+    by_text = {r["trace_id"]: r for r in rows(ctx.con, _LIMIT_SQL)}
+    runs = list(getattr(ctx, "runs", None) or ())
+    most = max((r.step_count for r in runs), default=0)
+    at_limit = [r for r in runs if r.step_count >= max_steps and r.step_count == most]
+    reported = set()
+    for run_id, r in sorted(by_text.items()):
+        reported.add(run_id)
+        text = (r["text"] or "").strip().splitlines()[0][:160] if r["text"] else "a step/iteration limit"
+        yield make_finding(
+            ctx,
+            "AP404",
+            run_id=run_id,
+            message=f"The run stopped at its step limit: {text}.",
+            suggestion="Find why the run did not converge (loops, repeated calls) and give it a clear stop condition.",
+            span_ids=r["span_ids"],
+        )
+    for run in at_limit:
+        if run.run_id in reported:
+            continue
+        same = sum(1 for r in runs if r.step_count == most)
+        yield make_finding(
+            ctx,
+            "AP404",
+            run_id=run.run_id,
+            message=(
+                f"The run ended after {run.step_count} steps, the most of any run ({same} run(s) stopped at "
+                f"{most}), at or above max_steps = {max_steps:.0f}."
+            ),
+            suggestion="Find why the run did not converge (loops, repeated calls) and give it a clear stop condition.",
+            span_ids=[s.span_id for s in run.steps[-3:]] or [s.span_id for s in run.critical_path[:1]],
+        )
+
