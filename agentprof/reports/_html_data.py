@@ -103,7 +103,7 @@ def build_payload(profile: Profile) -> dict[str, Any]:
             {"metric": d.metric, "label": S.metric_label(d.metric), "unit": d.unit,
              "count": d.count, "component": d.metric.startswith("component:"),
              "text": [F.fmt_metric(v, d.unit) for v in (d.p50, d.p95, d.p99, d.mean, d.max)]}
-            for d in agg.distributions],
+            for d in S.visible_distributions(agg.distributions)],
         "tools": [
             {"tool_name": t.tool_name, "text": [f"{t.calls:,}", f"{t.errors:,}",
                                                 F.fmt_share(t.error_rate),

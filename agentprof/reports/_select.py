@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agentprof.errors import ConfigError
-from agentprof.profile import Profile, Run, SpanView
+from agentprof.profile import Distribution, Finding, Profile, Run, SpanView
 
 
 def has_detail(run: Run) -> bool:
@@ -141,3 +141,36 @@ def metric_label(metric: str) -> str:
             "input_tokens": "Input tokens", "output_tokens": "Output tokens",
             "steps": "Steps", "llm_calls": "LLM calls", "tool_calls": "Tool calls"}.get(
                 metric, metric)
+
+
+def findings_for_display(findings: Sequence[Finding], per_code: int | None
+                         ) -> tuple[list[Finding], dict[str, int]]:
+    """At most ``per_code`` findings of each rule code (keeping the Profile's order).
+
+    Over many runs one rule fires once per run; a list of 200 identical AP401s hides every
+    other rule. Returns the findings to show and, per code, how many were held back.
+    """
+    if per_code is None:
+        return list(findings), {}
+    shown: list[Finding] = []
+    held: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    for f in findings:
+        seen[f.code] = seen.get(f.code, 0) + 1
+        if seen[f.code] <= per_code:
+            shown.append(f)
+        else:
+            held[f.code] = held.get(f.code, 0) + 1
+    return shown, held
+
+
+def held_note(held: dict[str, int]) -> str:
+    """``Also fired: AP101 3 more times, AP201 1 more time`` for findings held back."""
+    parts = [f"{code} {n} more time{'s' if n != 1 else ''}" for code, n in held.items()]
+    return "Also fired: " + ", ".join(parts)
+
+
+def visible_distributions(distributions: Sequence[Distribution]) -> list[Distribution]:
+    """Distributions worth a row: latency components that were zero in every run are dropped."""
+    return [d for d in distributions
+            if not (d.metric.startswith("component:") and d.max == 0 and d.min == 0)]

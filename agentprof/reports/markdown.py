@@ -18,6 +18,7 @@ from agentprof.reports import _select as S
 MAX_CHARS: Final = 65_536
 """GitHub's limit for one comment; the report is cut (with a note) before it."""
 MAX_FINDINGS: Final = 10
+MAX_FINDINGS_PER_CODE: Final = 2
 MAX_STEPS: Final = 20
 MAX_PATH: Final = 5
 MAX_TOOLS: Final = 10
@@ -114,7 +115,8 @@ def _findings(profile: Profile) -> list[str]:
     if not findings:
         return out + ["No rule fired.", ""]
     many = len(profile.runs) > 1
-    for i, f in enumerate(findings[:MAX_FINDINGS], 1):
+    shown, held = S.findings_for_display(findings, MAX_FINDINGS_PER_CODE if many else None)
+    for i, f in enumerate(shown[:MAX_FINDINGS], 1):
         saving = F.fmt_savings(f.est_savings_s, f.est_savings_usd)
         head = f"{i}. **{escape(f.code, 12)}** {escape(f.name, 60)} ({escape(f.severity, 10)}"
         head += f", saves {saving})" if saving != F.MISSING else ")"
@@ -122,8 +124,10 @@ def _findings(profile: Profile) -> list[str]:
             head += f" · run `{_code(F.short_id(f.run_id))}`"
         out.append(head + ": " + escape(f.message, 300) + "  ")
         out.append("   → " + escape(f.suggestion, 300))
-    if len(findings) > MAX_FINDINGS:
-        out.append(f"\n_{len(findings) - MAX_FINDINGS} more findings in the full report._")
+    if held:
+        out.append(f"\n_{S.held_note(held)} (in other runs)._")
+    if len(shown) > MAX_FINDINGS:
+        out.append(f"\n_{len(shown) - MAX_FINDINGS} more findings in the full report._")
     return out + [""]
 
 
@@ -136,7 +140,7 @@ def _across_runs(profile: Profile) -> list[str]:
     if agg.distributions:
         rows = [[escape(S.metric_label(d.metric), 40)]
                 + [F.fmt_metric(v, d.unit) for v in (d.p50, d.p95, d.p99, d.mean, d.max)]
-                for d in agg.distributions]
+                for d in S.visible_distributions(agg.distributions)]
         out += _table(["metric", "p50", "p95", "p99", "mean", "max"], rows, "lrrrrr")
     breached = [a for a in agg.alerts if a.breached]
     for a in breached:

@@ -22,6 +22,8 @@ MAX_WATERFALL_ROWS: Final = 40
 MAX_STEP_ROWS: Final = 30
 MAX_PATH_ROWS: Final = 20
 MAX_FINDINGS: Final = 15
+MAX_FINDINGS_PER_CODE: Final = 2
+"""With several runs, one rule's findings beyond this many are summed up in one line."""
 MAX_RUN_ROWS: Final = 10
 MAX_PROBLEMS_PER_FILE: Final = 5
 
@@ -165,7 +167,7 @@ def _across_runs(profile: Profile, show_all: bool):
         for name, justify in (("metric", "left"), ("p50", "right"), ("p95", "right"),
                               ("p99", "right"), ("mean", "right"), ("max", "right")):
             t.add_column(name, justify=justify, no_wrap=True)
-        for d in agg.distributions:
+        for d in S.visible_distributions(agg.distributions):
             label = S.metric_label(d.metric)
             if d.metric.startswith("component:"):
                 label = "  " + label
@@ -377,7 +379,9 @@ def _findings(profile: Profile, show_all: bool, chosen: Run | None):
         return
     many = len(profile.runs) > 1
     cap = None if show_all else MAX_FINDINGS
-    for f in findings[:cap]:
+    shown, held = S.findings_for_display(
+        findings, MAX_FINDINGS_PER_CODE if many and not show_all else None)
+    for f in shown[:cap]:
         head = Text.assemble((f.code, "agentprof.code"), " ",
                              (f.severity, f"agentprof.severity.{f.severity}"
                               if f.severity in ("high", "medium", "low", "info") else ""),
@@ -391,6 +395,9 @@ def _findings(profile: Profile, show_all: bool, chosen: Run | None):
         yield Padding(Text(F.one_line(f.message, 400)), (0, 0, 0, 4))
         yield Padding(Text.assemble("→ ", (F.one_line(f.suggestion, 400), "agentprof.note")),
                       (0, 0, 0, 4))
-    if cap is not None and len(findings) > cap:
-        yield Text(f"… {len(findings) - cap} more findings (--all shows them)",
+    if held:
+        yield Text(S.held_note(held) + " (in other runs; --all lists every finding)",
+                   style="agentprof.note")
+    if cap is not None and len(shown) > cap:
+        yield Text(f"… {len(shown) - cap} more findings (--all shows them)",
                    style="agentprof.note")

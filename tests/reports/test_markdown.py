@@ -65,11 +65,22 @@ def test_steps_are_truncated_with_a_note():
 
 def test_hard_cap_on_huge_findings():
     base = P.three_run_profile()
-    many = tuple(Finding("AP999", "x" * 100, "low", "m" * 10_000, "s" * 10_000, None, ())
-                 for _ in range(500))
+    many = tuple(Finding(f"AP{i:03d}", "x" * 100, "low", "m" * 10_000, "s" * 10_000, None, ())
+                 for i in range(500))
     profile = Profile(**{**base.__dict__, "findings": many})
     text = markdown.render(profile)
     assert len(text) <= markdown.MAX_CHARS
     assert "490 more findings in the full report" in text
     # Long messages are cut: each finding stays a couple of hundred characters.
     assert len(text) < 20_000
+
+
+def test_one_rule_over_many_runs_is_summed_up():
+    base = P.three_run_profile()
+    runs = [r.run_id for r in base.runs]
+    repeated = tuple(Finding("AP401", "repeated-identical-tool-call", "high", f"run {i}", "cache",
+                             runs[i % 3], (), 5.0 - i) for i in range(5))
+    profile = Profile(**{**base.__dict__, "findings": repeated + base.findings[:1]})
+    text = markdown.render(profile)
+    assert re.findall(r"^\d+\. \*\*(AP\d+)\*\*", text, flags=re.M) == ["AP401", "AP401", "AP101"]
+    assert "_Also fired: AP401 3 more times (in other runs)._" in text

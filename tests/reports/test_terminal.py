@@ -112,3 +112,18 @@ def test_trace_strings_are_not_markup():
     text = render_text(P.injection_profile(), 100)
     assert "[link](javascript:alert(1))" in text
     assert "<script>alert(1)</script>" in text
+
+
+def test_one_rule_over_many_runs_is_summed_up():
+    from agentprof.profile import Finding, Profile
+
+    base = P.three_run_profile()
+    runs = [r.run_id for r in base.runs]
+    repeated = tuple(Finding("AP401", "repeated-identical-tool-call", "high", f"run {i}", "cache",
+                             runs[i % 3], (), 5.0 - i) for i in range(5))
+    profile = Profile(**{**base.__dict__, "findings": repeated})
+    text = render_text(profile)
+    assert re.findall(r"^(AP\d{3}) ", text, flags=re.M) == ["AP401", "AP401"]
+    assert "Also fired: AP401 3 more times (in other runs; --all lists every finding)" in text
+    assert re.findall(r"^(AP\d{3}) ", render_text(profile, show_all=True), flags=re.M) == \
+        ["AP401"] * 5
