@@ -1,0 +1,272 @@
+"""Benchmark reading traces into DuckDB: every path in one run, each case in a fresh process.
+
+    python bench/bench_ingest.py                      # 1M spans (generates the corpus if missing)
+    python bench/bench_ingest.py --spans 100000       # quick run
+    python bench/bench_ingest.py --cases reference,fastpath_read
+
+Each case runs in its own subprocess; the parent times it (wall clock, interpreter start
+included) and reads that child's peak RSS from ``os.wait4``. Ratios are only meaningful
+between cases of the same run (single-threaded Python moves ±35% between sessions).
+
+Cases:
+  reference       pyarrow.json.read_json of the whole JSONL + one DuckDB SQL UNNEST that pulls
+                  the GenAI attributes into typed columns (the bound PERFORMANCE.md measured)
+  fastpath_read   agentprof.ingest.fastpath: raw-span batches only (no store)
+  fastpath_ingest fastpath batches → normalize → repair → finalize → prices, into a file store
+                  (what `agentprof ingest` does once the fast path is wired in)
+  cli_jsonl       `agentprof ingest corpus.jsonl --db F`
+  cli_json        `agentprof ingest corpus.json --db F` (one JSON document)
+  cli_proto       `agentprof ingest corpus.pb --db F` (one ExportTraceServiceRequest)
+  help            `agentprof --help`, median of 5 runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PY = sys.executable
+AGENTPROF = str(Path(PY).with_name("agentprof"))
+
+ALL_CASES = ("reference", "fastpath_read", "fastpath_ingest", "cli_jsonl", "cli_json", "cli_proto", "help")
+
+# --- the reference path ------------------------------------------------------------------------
+
+# Attribute → column, extracted with list_filter (17% faster than a MAP per span, PERFORMANCE.md).
+_REF_ATTRS = {
+    "operation": ("gen_ai.operation.name", "stringValue", "VARCHAR"),
+    "provider": ("gen_ai.provider.name", "stringValue", "VARCHAR"),
+    "request_model": ("gen_ai.request.model", "stringValue", "VARCHAR"),
+    "response_model": ("gen_ai.response.model", "stringValue", "VARCHAR"),
+    "input_tokens": ("gen_ai.usage.input_tokens", "intValue", "BIGINT"),
+    "output_tokens": ("gen_ai.usage.output_tokens", "intValue", "BIGINT"),
+    "cache_read_tokens": ("gen_ai.usage.cache_read.input_tokens", "intValue", "BIGINT"),
+    "agent_name": ("gen_ai.agent.name", "stringValue", "VARCHAR"),
+    "session_id": ("gen_ai.conversation.id", "stringValue", "VARCHAR"),
+    "tool_name": ("gen_ai.tool.name", "stringValue", "VARCHAR"),
+    "tool_call_id": ("gen_ai.tool.call.id", "stringValue", "VARCHAR"),
+    "tool_args_hash": ("agentprof.tool.args_hash", "stringValue", "VARCHAR"),
+    "category": ("agentprof.span.category", "stringValue", "VARCHAR"),
+    "step_number": ("agentprof.step.number", "intValue", "INTEGER"),
+    "error_type": ("error.type", "stringValue", "VARCHAR"),
+}
+
+
+def reference_sql(table: str) -> str:
+    """Flatten OTLP JSON rows (one per line) to one typed row per span."""
+    attrs = ",\n  ".join(
+        f"CAST(list_filter(sp.attributes, lambda a: a.key = '{key}')[1].value.{member} AS {typ}) AS {col}"
+        for col, (key, member, typ) in _REF_ATTRS.items()
+    )
+    return f"""
+WITH r AS (SELECT unnest(resourceSpans) AS rs FROM {table}),
+s AS (SELECT list_filter(rs.resource.attributes, lambda a: a.key = 'service.name')[1].value.stringValue AS service_name,
+             unnest(rs.scopeSpans) AS ss FROM r),
+p AS (SELECT service_name, unnest(ss.spans) AS sp FROM s)
+SELECT
+  lower(sp.traceId) AS trace_id, lower(sp.spanId) AS span_id, lower(nullif(sp.parentSpanId, '')) AS parent_span_id,
+  sp.name AS name, sp.kind AS kind,
+  CAST(sp.startTimeUnixNano AS BIGINT) AS start_ns, CAST(sp.endTimeUnixNano AS BIGINT) AS end_ns,
+  sp.status.code AS status_code, sp.status.message AS status_message, service_name,
+  list_filter(sp.attributes, lambda a: a.key = 'gen_ai.response.finish_reasons')[1].value.arrayValue."values"[1].stringValue AS finish_reason,
+  {attrs}
+FROM p"""
+
+
+def run_reference(path: str, db: str) -> int:
+    import duckdb
+    import pyarrow.json as pj
+
+    t = pj.read_json(path, read_options=pj.ReadOptions(block_size=4 << 20))
+    con = duckdb.connect(db)
+    con.register("otlp", t)
+    con.execute(f"CREATE TABLE spans AS {reference_sql('otlp')}")
+    n = con.execute("SELECT count(*) FROM spans").fetchone()[0]
+    con.close()
+    return n
+
+
+def run_fastpath_read(path: str, db: str) -> int:
+    from agentprof.ingest.fastpath import iter_raw_batches_jsonl
+
+    return sum(t.num_rows for t in iter_raw_batches_jsonl(path))
+
+
+def run_fastpath_ingest(path: str, db: str) -> int:
+    """The ingest pipeline of ``agentprof.ingest.ingest_files`` with the fast reader in front."""
+    from agentprof import pricing
+    from agentprof.ingest import normalize, repair
+    from agentprof.ingest._report import FileReport
+    from agentprof.ingest.fastpath import iter_raw_batches_jsonl
+    from agentprof.store import open_store, span_count
+
+    con = open_store(db)
+    repair.create_stage(con)
+    for t in iter_raw_batches_jsonl(path):
+        normalize.normalize_into(con, t, target=repair.STAGE)
+    repair.repair_stage(con, {path: FileReport(path)})
+    repair.move_stage(con)
+    repair.drop_stage(con)
+    normalize.finalize(con)
+    pricing.apply_prices(con, None)
+    n = span_count(con)
+    con.close()
+    return n
+
+
+# --- harness ------------------------------------------------------------------------------------
+
+
+def _run(cmd: list[str]) -> dict:
+    """Run ``cmd``; wall seconds, the child's own peak RSS (wait4), and its stdout."""
+    load = os.getloadavg()[0]
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.decode()[-3000:]}")
+    return {
+        "seconds": wall,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "load_before": load,  # other work on the machine inflates wall time, not CPU time
+        "stdout": out.decode(),
+    }
+
+
+def _db_stats(db: str) -> dict:
+    """Spans stored, bytes per span on disk, and the same without the raw JSON columns."""
+    import duckdb
+
+    con = duckdb.connect(db, read_only=True)
+    n = con.execute("SELECT count(*) FROM spans").fetchone()[0]
+    cols = [r[0] for r in con.execute("DESCRIBE spans").fetchall()]
+    con.close()
+    size = os.path.getsize(db)
+    stats = {"spans": n, "db_bytes": size, "bytes_per_span": size / n if n else None}
+    json_cols = [c for c in ("attributes", "events", "resource") if c in cols]
+    if json_cols:  # how much of the file the raw JSON columns take
+        slim = db + ".nojson"
+        if os.path.exists(slim):
+            os.remove(slim)
+        con = duckdb.connect(slim)
+        con.execute(f"ATTACH '{db}' AS src (READ_ONLY)")
+        con.execute(f"CREATE TABLE spans AS SELECT * EXCLUDE ({', '.join(json_cols)}) FROM src.spans")
+        con.execute("DETACH src")
+        con.close()
+        stats["bytes_per_span_without_json"] = os.path.getsize(slim) / n if n else None
+        os.remove(slim)
+    return stats
+
+
+def run_case(case: str, files: dict[str, Path], work: Path) -> dict:
+    db = str(work / f"{case}.duckdb")
+    for suffix in ("", ".wal"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    if case == "help":
+        runs = [_run([AGENTPROF, "--help"]) for _ in range(5)]
+        return {"case": case, "seconds": statistics.median(r["seconds"] for r in runs),
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}
+    if case.startswith("cli_"):
+        src = files[{"cli_jsonl": "jsonl", "cli_json": "json", "cli_proto": "proto"}[case]]
+        res = _run([AGENTPROF, "ingest", str(src), "--db", db])
+    else:
+        src = files["jsonl"]
+        res = _run([PY, __file__, "--run-case", case, "--input", str(src), "--db", db])
+    res["case"] = case
+    res["input"] = str(src)
+    res["input_mb"] = os.path.getsize(src) / 1e6
+    if case == "fastpath_read":
+        res["spans"] = json.loads(res["stdout"].strip().splitlines()[-1])["spans"]
+    else:
+        res.update(_db_stats(db))
+        os.remove(db)
+    res.pop("stdout", None)
+    res["spans_per_s"] = res["spans"] / res["seconds"] if res.get("spans") else None
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--spans", type=int, default=1_000_000)
+    ap.add_argument("--data", type=Path, default=HERE / "data")
+    ap.add_argument("--cases", default=",".join(ALL_CASES))
+    ap.add_argument("--json-out", type=Path, default=None, help="also write the results as JSON here")
+    ap.add_argument("--run-case", help=argparse.SUPPRESS)
+    ap.add_argument("--input", help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.run_case:  # child process: one case, result as a JSON line
+        fn = {"reference": run_reference, "fastpath_read": run_fastpath_read, "fastpath_ingest": run_fastpath_ingest}
+        t = time.perf_counter()
+        n = fn[args.run_case](args.input, args.db)
+        print(json.dumps({"spans": n, "inner_seconds": time.perf_counter() - t}))
+        return 0
+
+    sys.path.insert(0, str(HERE))
+    import gen_corpus
+
+    n = args.spans // gen_corpus.SPANS_PER_RUN * gen_corpus.SPANS_PER_RUN
+    files = {"jsonl": args.data / f"corpus-{n}.jsonl", "json": args.data / f"corpus-{n}.json", "proto": args.data / f"corpus-{n}.pb"}
+    missing = {k for k, p in files.items() if not p.exists()}
+    if missing:
+        print(f"generating {n:,}-span corpus ({', '.join(sorted(missing))}) ...", file=sys.stderr)
+        gen_corpus.generate(n, args.data, missing)
+    work = args.data / "work"
+    work.mkdir(parents=True, exist_ok=True)
+
+    results = []
+    for case in args.cases.split(","):
+        print(f"running {case} ...", file=sys.stderr, flush=True)
+        r = run_case(case, files, work)
+        results.append(r)
+        print(json.dumps(r), file=sys.stderr, flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+    print(report(results, n))
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps({"spans": n, "results": results}, indent=2))
+    return 0
+
+
+def report(results: list[dict], n: int) -> str:
+    by = {r["case"]: r for r in results}
+    ref = by.get("reference")
+    lines = [
+        f"{n:,} spans",
+        "",
+        "| case | wall s | spans/s (wall) | × reference (wall) | CPU s | × reference (CPU) | peak RSS MB | RSS ÷ input | bytes/span on disk (without JSON cols) | load avg before |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        if r["case"] == "help":
+            continue
+        rate = r.get("spans_per_s")
+        ratio = f"{rate / ref['spans_per_s']:.2f}" if ref and rate else "—"
+        bps = f"{r['bytes_per_span']:.0f} ({r.get('bytes_per_span_without_json', 0):.0f})" if r.get("bytes_per_span") else "—"
+        cpu_ratio = f"{ref['cpu_seconds'] / r['cpu_seconds']:.2f}" if ref else "—"
+        lines.append(
+            f"| {r['case']} | {r['seconds']:.2f} | {rate:,.0f} | {ratio} | {r['cpu_seconds']:.2f} | {cpu_ratio} | "
+            f"{r['peak_rss_mb']:,.0f} | {r['peak_rss_mb'] / r['input_mb']:.2f} | {bps} | {r['load_before']:.1f} |"
+        )
+    if "help" in by:
+        lines.append(f"\n`agentprof --help`: {by['help']['seconds'] * 1000:.0f} ms (median of 5)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
