@@ -415,3 +415,21 @@ def many_runs_profile(n_runs: int = 2000, detail_runs: int = 20) -> Profile:
     agg = Aggregates(n_runs, 1.0, None, total_cost, sum(r.input_tokens for r in runs),
                      200 * n_runs, 0, 0, distributions=dist)
     return Profile(VERSION, (), tuple(runs), agg, (), runs_elided=n_runs - detail_runs)
+
+
+def empty_profile() -> Profile:
+    """No runs at all (every input was empty or unreadable)."""
+    return Profile(VERSION, (SourceFile("empty.json", "otlp-json", 0, 0, ("no spans",)),), (),
+                   Aggregates(0, 0.0, None, None, 0, 0, 0, 0), ())
+
+
+def single_span_profile() -> Profile:
+    """One run of one span with no LLM call: no steps, no cost, no findings."""
+    s = SpanView(_sid(1), None, "lonely", "other", T0_NS, T0_NS + 5 * MS, 0, 5 * MS, "unset",
+                 True)
+    run = Run(_tid(0x51), "lonely", None, (), None, None, T0_NS, T0_NS + 5 * MS, True, 1, 0, 0,
+              0, 0, 0, 0, 0, 0, 0, None, {}, (), (),
+              (Component("unattributed", 5 * MS, 1.0),),
+              (CriticalSegment(s.span_id, s.name, s.category, s.start_ns, s.end_ns, 5 * MS, 1.0),),
+              (s,))
+    return Profile(VERSION, (), (run,), Aggregates(1, 1.0, None, None, 0, 0, 0, 0), ())

@@ -67,6 +67,10 @@
       head.appendChild(el("span", "sev sev-" + (["high", "medium", "low", "info"].indexOf(f.severity) >= 0 ? f.severity : "info"), f.severity));
       head.appendChild(el("span", "", f.name));
       if (f.saving_text !== "—") { head.appendChild(el("span", "saving", "  saves " + f.saving_text)); }
+      if (DATA.runs_total > 1 && f.run_id) {
+        head.appendChild(el("span", "note", "  run " + f.run_id.slice(0, 8) +
+          (DATA.details[f.run_id] ? "" : " (no span detail kept)")));
+      }
       li.appendChild(head);
       li.appendChild(el("p", "msg", f.message));
       li.appendChild(el("p", "sugg", "→ " + f.suggestion));
