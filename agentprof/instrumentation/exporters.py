@@ -62,51 +62,80 @@ def _any_value(v: Any) -> dict[str, Any]:
     return {"stringValue": str(v)}
 
 
+_STR_KV: dict[tuple[str, str], dict[str, Any]] = {}
+"""Encoded KeyValues of string attributes. Names, models, operations repeat in nearly every
+span, and reusing the (never mutated) dicts saves a quarter of the encoding time."""
+
+
 def _attributes(attrs: Any) -> list[dict[str, Any]]:
-    return [{"key": k, "value": _any_value(v)} for k, v in attrs.items()] if attrs else []
+    """Attributes as OTLP KeyValues. Hot path: the common scalar types are inlined."""
+    if not attrs:
+        return []
+    # BoundedAttributes iterates through Python-level Mapping methods; its plain dict is 5x faster.
+    items = getattr(attrs, "_dict", attrs).items()
+    cache = _STR_KV
+    out = []
+    append = out.append
+    for k, v in items:
+        t = type(v)
+        if t is str:
+            kv = cache.get((k, v))
+            if kv is None:
+                if len(cache) >= 8192:
+                    cache.clear()
+                kv = cache[(k, v)] = {"key": k, "value": {"stringValue": v}}
+            append(kv)
+        elif t is int:
+            append({"key": k, "value": {"intValue": str(v)}})
+        else:
+            append({"key": k, "value": _any_value(v)})
+    return out
 
 
-def _span_dict(span: ReadableSpan) -> dict[str, Any]:
-    ctx = span.context
-    out: dict[str, Any] = {
-        "traceId": format(ctx.trace_id, "032x"),
-        "spanId": format(ctx.span_id, "016x"),
-    }
+def _span_dict(span: ReadableSpan, hex_ids: dict[int, str]) -> dict[str, Any]:
+    # Read the private fields: the public properties are Python calls that re-wrap each value.
+    ctx = span._context
+    trace_hex = hex_ids.get(ctx.trace_id)
+    if trace_hex is None:
+        trace_hex = hex_ids[ctx.trace_id] = format(ctx.trace_id, "032x")
+    out: dict[str, Any] = {"traceId": trace_hex, "spanId": format(ctx.span_id, "016x")}
     if ctx.trace_state:
         out["traceState"] = ctx.trace_state.to_header()
-    parent = span.parent
-    flags = 0x100 | int(ctx.trace_flags)
+    parent = span._parent
+    flags = 0x100 | ctx.trace_flags
     if parent is not None:
         out["parentSpanId"] = format(parent.span_id, "016x")
         if parent.is_remote:
             flags |= 0x200
     out["flags"] = flags
-    out["name"] = span.name
-    out["kind"] = span.kind.value + 1  # SDK INTERNAL=0 ... ; OTLP SPAN_KIND_INTERNAL=1 ...
-    out["startTimeUnixNano"] = str(span.start_time or 0)
-    out["endTimeUnixNano"] = str(span.end_time or 0)
-    out["attributes"] = _attributes(span.attributes)
-    if span.dropped_attributes:
-        out["droppedAttributesCount"] = span.dropped_attributes
-    if span.events:
+    out["name"] = span._name
+    out["kind"] = span._kind.value + 1  # SDK INTERNAL=0 ... ; OTLP SPAN_KIND_INTERNAL=1 ...
+    out["startTimeUnixNano"] = str(span._start_time or 0)
+    out["endTimeUnixNano"] = str(span._end_time or 0)
+    out["attributes"] = _attributes(span._attributes)
+    dropped = getattr(span._attributes, "dropped", 0)
+    if dropped:
+        out["droppedAttributesCount"] = dropped
+    if span._events:
         out["events"] = [
             {"timeUnixNano": str(e.timestamp), "name": e.name, "attributes": _attributes(e.attributes)}
-            for e in span.events
+            for e in span._events
         ]
-    if span.links:
+    if span._links:
         out["links"] = [
             {
                 "traceId": format(link.context.trace_id, "032x"),
                 "spanId": format(link.context.span_id, "016x"),
                 "attributes": _attributes(link.attributes),
             }
-            for link in span.links
+            for link in span._links
         ]
-    code = span.status.status_code.value
+    status = span._status
+    code = status.status_code.value
     if code == 0:
         out["status"] = {}
-    elif span.status.description:
-        out["status"] = {"code": code, "message": span.status.description}
+    elif status.description:
+        out["status"] = {"code": code, "message": status.description}
     else:
         out["status"] = {"code": code}
     return out
@@ -115,6 +144,7 @@ def _span_dict(span: ReadableSpan) -> dict[str, Any]:
 def encode_otlp_json(spans: Sequence[ReadableSpan]) -> bytes:
     """One OTLP JSON ``TracesData`` document (no newline) for ``spans``."""
     resources: dict[int, tuple[Any, dict[Any, list[dict[str, Any]]]]] = {}
+    hex_ids: dict[int, str] = {}
     for span in spans:
         res = span.resource
         entry = resources.get(id(res))
@@ -122,7 +152,7 @@ def encode_otlp_json(spans: Sequence[ReadableSpan]) -> bytes:
             entry = resources[id(res)] = (res, {})
         scope = span.instrumentation_scope
         key = (scope.name, scope.version) if scope is not None else ("", None)
-        entry[1].setdefault(key, []).append(_span_dict(span))
+        entry[1].setdefault(key, []).append(_span_dict(span, hex_ids))
     resource_spans = []
     for res, scopes in resources.values():
         scope_spans = []
