@@ -131,3 +131,54 @@ def test_ap105_ap106_not_for_a_tight_run(builder):
     llm(builder, root, 4, 6, input_tokens=100, output_tokens=10)
     profile, _ = analyze_trace(builder)
     assert of(profile, "AP105") == [] and of(profile, "AP106") == []
+
+
+def test_ap102_one_finding_per_tool_across_runs(builder):
+    retrievals = []
+    for i in range(3):
+        if i:
+            builder.trace()
+        retrievals += sequential_retrieval(builder)["retrievals"]
+    builder.trace()
+    root = builder.span("agent", category="agent", start=0, end=10)
+    llm(builder, root, 0, 9, input_tokens=100, output_tokens=10)
+    tool(builder, root, "vector_search", 9, 10)  # 10%: not dominated
+    profile, con = analyze_trace(builder)
+    (f,) = of(profile, "AP102")
+    assert f.run_id is None
+    assert set(f.span_ids) == set(retrievals)
+    assert "in 3 of 4 runs (median 72%, up to 72%)" in f.message
+    assert_span_ids_exist(profile, con)
+
+
+def test_ap107_slow_handoff(builder):
+    root = builder.span("pipeline", category="agent", start=0, end=10)
+    a = builder.span("writer", category="agent", parent=root, start=0, end=4, agent_name="writer")
+    llm(builder, a, 0, 4, input_tokens=100, output_tokens=10, agent_name="writer")
+    hand = builder.span("handoff to reviewer", category="handoff", parent=root, start=4, end=7)
+    b = builder.span("reviewer", category="agent", parent=root, start=7, end=10, agent_name="reviewer")
+    llm(builder, b, 7, 10, input_tokens=100, output_tokens=10, agent_name="reviewer")
+    profile, _ = analyze_trace(builder)
+    (f,) = of(profile, "AP107")
+    assert f.est_savings_s == pytest.approx(3.0)
+    assert f.span_ids == (hand,)
+    assert f.severity == "high"
+
+
+def test_ap108_slow_serialization(builder):
+    root = builder.span("agent", category="agent", start=0, end=4)
+    sid = llm(builder, root, 0, 2, input_tokens=100, output_tokens=10, serialization_ns=500_000_000)
+    tool(builder, root, "search", 2, 4)
+    profile, _ = analyze_trace(builder)
+    (f,) = of(profile, "AP108")
+    assert f.est_savings_s == pytest.approx(0.5)
+    assert f.span_ids == (sid,)
+    assert "Request serialization takes 500 ms (12%)" in f.message
+
+
+def test_ap107_ap108_not_for_a_single_agent_with_fast_requests(builder):
+    root = builder.span("agent", category="agent", start=0, end=4)
+    llm(builder, root, 0, 2, input_tokens=100, output_tokens=10, serialization_ns=100_000_000)  # 2.5%
+    tool(builder, root, "search", 2, 4)
+    profile, _ = analyze_trace(builder)
+    assert of(profile, "AP107") == [] and of(profile, "AP108") == []

@@ -15,7 +15,7 @@ from agentprof.errors import UnknownRuleError
 from .kit import analyze_trace, of
 from .traces import compounding_history, sequential_retrieval
 
-REQUIRED = {"AP101", "AP102", "AP103", "AP104", "AP105", "AP106", "AP201", "AP202", "AP203", "AP204", "AP205", "AP206",
+REQUIRED = {"AP101", "AP102", "AP103", "AP104", "AP105", "AP106", "AP107", "AP108", "AP201", "AP202", "AP203", "AP204", "AP205", "AP206",
             "AP301", "AP302", "AP303", "AP401", "AP402", "AP403", "AP404", "AP501", "AP502"}
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 

@@ -103,14 +103,19 @@ def test_ap402_exact_oscillation(builder):
     assert f.est_savings_s == pytest.approx(7.0)
 
 
-def test_ap402_period_three_with_new_arguments_has_no_saving(builder):
-    seq = [(n, f"{n}{i}") for i in range(3) for n in ("search", "open", "read")]
-    ids = tool_sequence(builder, seq)
+def test_ap402_period_three_without_recorded_arguments_has_no_saving(builder):
+    ids = tool_sequence(builder, [(n, "") for _ in range(3) for n in ("search", "open", "read")])
     profile, _ = analyze_trace(builder)
     (f,) = of(profile, "AP402")
     assert f.span_ids == tuple(ids["tools"])
-    assert "search → open → read repeated 3 times" in f.message
+    assert "search → open → read repeated 3 times in a row (arguments not recorded)" in f.message
     assert f.est_savings_s is None
+
+
+def test_ap402_not_for_iteration_over_new_arguments(builder):
+    tool_sequence(builder, [(n, f"{n}{i}") for i in range(4) for n in ("fetch_section", "record_field")])
+    profile, _ = analyze_trace(builder)
+    assert of(profile, "AP402") == []
 
 
 def test_ap402_not_for_two_cycles_or_one_tool(builder):

@@ -1,7 +1,8 @@
 """Deterministic bottleneck rules, ruff-style: AP1xx latency, AP2xx cost, AP3xx reliability,
 AP4xx tools and loops, AP5xx context size.
 
-Each family module registers its rules with ``@rule``; importing this package registers all
+Each family module registers its rules with ``@rule`` (AP1xx lives in ``latency`` and
+``components``); importing this package registers all
 of them. ``run_rules(ctx)`` runs the rules ``ctx.config`` selects over a ``RuleContext``
 (``con`` with the ``spans`` table, ``config``, ``runs`` with steps and critical paths).
 Per-span work is DuckDB SQL over ``spans``; rules only loop in Python over candidate rows,
@@ -10,7 +11,7 @@ steps and critical-path segments.
 
 from __future__ import annotations
 
-from agentprof.analyzers.rules import context, cost, latency, loops, reliability  # noqa: F401 - registers rules
+from agentprof.analyzers.rules import components, context, cost, latency, loops, reliability  # noqa: F401 - registers rules
 from agentprof.analyzers.rules._registry import (
     DOC_SECTIONS,
     FAMILIES,

@@ -12,6 +12,9 @@ log = logging.getLogger("agentprof.rules")
 
 NS_PER_S: Final = 1_000_000_000
 
+SPAN_IDS_MAX: Final = 50
+"""Findings across runs cite at most this many spans (worst first); the message gives counts."""
+
 HIGH_SEVERITY_SHARE: Final = {"high_severity_share": 0.2}
 """Threshold every rule with a saving reads: a saving >= this share of the run is high severity."""
 
@@ -126,21 +129,15 @@ def make_finding(
 def prices(ctx: Any, model: str | None, provider: str | None = None) -> tuple[float, float, float | None, float | None] | None:
     """(input, output, cache_read, cache_write) USD per million tokens, or None when unknown.
 
-    User prices (``[tool.agentprof.prices]``, ``--prices``) win; otherwise genai-prices
-    through ``agentprof.pricing.price_per_mtok``. No price is ever written here.
+    ``agentprof.pricing.price_per_mtok``: user prices (``[tool.agentprof.prices]``,
+    ``--prices``) win, otherwise genai-prices. No price is ever written here.
     """
     if not model:
         return None
-    user = getattr(ctx.config, "prices", {}) or {}
-    if model in user:
-        p = user[model]
-        return (p.input_per_mtok, p.output_per_mtok, p.cache_read_per_mtok, p.cache_write_per_mtok)
+    from agentprof.pricing import price_per_mtok
+
     try:
-        from agentprof.pricing import price_per_mtok
-    except ImportError:  # pricing not available: savings in dollars stay unknown
-        return None
-    try:
-        got = price_per_mtok(model, provider)
+        got = price_per_mtok(model, provider, config=ctx.config)
     except Exception:  # noqa: BLE001 - an odd model name must not break a rule
         log.debug("no price for %r/%r", model, provider, exc_info=True)
         return None

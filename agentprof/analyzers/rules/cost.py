@@ -60,7 +60,7 @@ def _fit(values: list[float]) -> tuple[float, float]:
     "compounding-step-cost",
     severity="medium",
     summary="Each step costs more than the one before: the whole history is re-sent every step.",
-    thresholds={"marginal_cost_growth": 0.15, "marginal_cost_min_steps": 3, **HIGH_SEVERITY_SHARE},
+    thresholds={"marginal_cost_growth": 0.15, "marginal_cost_min_steps": 6, **HIGH_SEVERITY_SHARE},
 )
 def check_marginal_growth(ctx: Any):
     """
@@ -86,7 +86,9 @@ def check_marginal_growth(ctx: Any):
 
     ## Thresholds
     - `marginal_cost_growth` (default 0.15): growth per step relative to the first step.
-    - `marginal_cost_min_steps` (default 3): fewer steps are not judged.
+    - `marginal_cost_min_steps` (default 6): runs (of one agent) with fewer steps are not
+      judged; compression pays off in long loops, and in a short run the first steps'
+      tool results alone make the cost rise.
     - `high_severity_share` (default 0.2).
 
     ## References
@@ -94,7 +96,7 @@ def check_marginal_growth(ctx: Any):
       https://www.anthropic.com/engineering/effective-context-engineering-for-ai-agents
     """
     limit = threshold(ctx, "marginal_cost_growth", 0.15)
-    min_steps = threshold(ctx, "marginal_cost_min_steps", 3)
+    min_steps = threshold(ctx, "marginal_cost_min_steps", 6)
     for run in getattr(ctx, "runs", None) or ():
         # One series per agent: a step extends the context of its own agent's previous step.
         by_agent: dict[str | None, list[Any]] = defaultdict(list)

@@ -7,6 +7,7 @@ from typing import Any
 
 from agentprof.analyzers.rules._registry import rule
 from agentprof.analyzers.rules._support import (
+    SPAN_IDS_MAX,
     HIGH_SEVERITY_SHARE,
     NS_PER_S,
     fmt_s,
@@ -157,7 +158,8 @@ def check_slow_tool(ctx: Any):
     ## What it does
     Adds up, per run and per tool, the time the tool's calls hold the run's critical path
     (the chain of spans that decides when the run ends) and reports a tool whose share is
-    above `tool_critical_share_max`. The message gives the tool's p50 and p95 duration
+    above `tool_critical_share_max`: one finding per tool, naming how many runs it dominates
+    (the run itself when it is only one). The message gives the tool's p50 and p95 duration
     across all runs of the input, to tell a tool that is always slow from one with a slow tail.
 
     ## Why is this bad?
@@ -214,24 +216,35 @@ def check_slow_tool(ctx: Any):
         tool = names.get((run_id, span_id))
         if tool is not None:
             per[(run_id, tool)].append((span_id, on_ns))
-    for (run_id, tool), items in sorted(per.items()):
+    # One finding per tool across runs: (share, run_id, on_ns, span ids) of each run it dominates.
+    hot: dict[str, list[tuple[float, str, int, list[str]]]] = defaultdict(list)
+    for (run_id, tool), items in per.items():
         on_ns = sum(n for _, n in items)
         wall = walls.get(run_id) or 0
-        share = on_ns / wall if wall else 0.0
-        if share <= limit:
-            continue
+        if wall and on_ns / wall > limit:
+            hot[tool].append((on_ns / wall, run_id, on_ns, [sid for sid, _ in items]))
+    for tool, runs in sorted(hot.items()):
+        runs.sort(key=lambda r: (-r[0], r[1]))
         st = stats.get(tool, {})
+        spread = (f"across all runs it takes p50 {fmt_s(st.get('p50_s') or 0)}, p95 {fmt_s(st.get('p95_s') or 0)} "
+                  f"over {st.get('calls', 0)} call(s)")
+        if len(runs) == 1:
+            share, run_id, on_ns, ids = runs[0]
+            message = (f"Tool {tool!r} holds {fmt_s(on_ns / NS_PER_S)} ({pct(share)}) of the run's critical path "
+                       f"in {len(ids)} call(s); {spread}.")
+        else:
+            run_id = None
+            shares = sorted(r[0] for r in runs)
+            message = (f"Tool {tool!r} holds more than {pct(limit)} of the critical path in {len(runs)} of "
+                       f"{len(walls)} runs (median {pct(shares[len(shares) // 2])}, up to {pct(shares[-1])}); "
+                       f"{spread}.")
         yield make_finding(
             ctx,
             "AP102",
             run_id=run_id,
-            message=(
-                f"Tool {tool!r} holds {fmt_s(on_ns / NS_PER_S)} ({pct(share)}) of the run's critical path "
-                f"in {len(items)} call(s); across all runs it takes p50 {fmt_s(st.get('p50_s') or 0)}, "
-                f"p95 {fmt_s(st.get('p95_s') or 0)} over {st.get('calls', 0)} call(s)."
-            ),
+            message=message,
             suggestion=f"Speed up or cache {tool!r}, bound it with a timeout, or overlap it with other work.",
-            span_ids=[s for s, _ in items],
+            span_ids=[sid for r in runs for sid in r[3]][:SPAN_IDS_MAX],
         )
 
 
@@ -392,117 +405,4 @@ def check_slow_ttft(ctx: Any):
             span_ids=[c["span_id"] for c in calls],
             savings_s=excess_s,
             wall_s=totals.get(run_id, (0.0, None))[0],
-        )
-
-
-def _component_rule(ctx: Any, code: str, component: str, key: str, default: float, categories: tuple[str, ...]):
-    limit = threshold(ctx, key, default)
-    for run in getattr(ctx, "runs", None) or ():
-        comp = next((c for c in run.components if c.name == component), None)
-        if comp is None or run.wall_ns <= 0 or comp.duration_ns / run.wall_ns <= limit:
-            continue
-        segs = sorted((s for s in run.critical_path if s.category in categories and s.on_path_ns > 0),
-                      key=lambda s: -s.on_path_ns)[:10]
-        yield run, comp, comp.duration_ns / run.wall_ns, [s.span_id for s in segs] or [run.critical_path[0].span_id
-                                                                                         if run.critical_path else None]
-
-
-@rule(
-    "AP105",
-    "framework-overhead",
-    severity="medium",
-    summary="Untraced time inside agent, step and chain spans is a large share of the run.",
-    thresholds={"framework_overhead_share_max": 0.15, **HIGH_SEVERITY_SHARE},
-)
-def check_framework_overhead(ctx: Any):
-    """
-    ## What it does
-    Reports a run whose *framework overhead* latency component (time on the critical path
-    inside agent, step or chain spans that no child span accounts for) is above
-    `framework_overhead_share_max` of its wall-clock time.
-
-    ## Why is this bad?
-    That time is spent in the agent framework or your own glue code (prompt templating,
-    output parsing, validation retries, synchronous logging, sleeps), not in the model or
-    the tools, and it is paid on every step.
-
-    ## Example
-    A 20 s run whose step spans hold 4 s between the end of one child and the start of the next.
-
-    ## Use instead
-    Profile the process (e.g. with a sampling profiler) during the gaps, move blocking I/O
-    (logging, storage) off the request path, and instrument the glue code so the time shows
-    up as named spans. The estimated saving is the whole overhead (an upper bound).
-
-    ## Thresholds
-    - `framework_overhead_share_max` (default 0.15): share of the run to report.
-    - `high_severity_share` (default 0.2).
-
-    ## References
-    - pyinstrument (statistical Python profiler): https://pyinstrument.readthedocs.io/
-    """
-    for run, comp, share, span_ids in _component_rule(
-        ctx, "AP105", "framework_overhead", "framework_overhead_share_max", 0.15, ("agent", "step", "chain", "other")
-    ):
-        yield make_finding(
-            ctx,
-            "AP105",
-            run_id=run.run_id,
-            message=f"Framework overhead is {fmt_s(comp.duration_ns / NS_PER_S)} ({pct(share)}) of the run: "
-            f"time inside agent/step/chain spans that no child span covers.",
-            suggestion="Profile the gaps between spans; move blocking work off the request path.",
-            span_ids=span_ids,
-            savings_s=comp.duration_ns / NS_PER_S,
-            wall_s=run.wall_ns / NS_PER_S,
-        )
-
-
-@rule(
-    "AP106",
-    "slow-context-injection",
-    severity="medium",
-    summary="Time between tool results and the next prompt is a large share of the run.",
-    thresholds={"context_injection_share_max": 0.1, **HIGH_SEVERITY_SHARE},
-)
-def check_context_injection(ctx: Any):
-    """
-    ## What it does
-    Reports a run whose *context injection* latency component (the time from a tool result
-    to the start of the LLM call that reads it) is above `context_injection_share_max` of its
-    wall-clock time.
-
-    ## Why is this bad?
-    Between the tool result and the next prompt the agent formats, truncates, embeds or
-    re-ranks tool output, or rebuilds the whole message list. When that takes seconds it
-    delays every step.
-
-    ## Example
-    A tool returns at 10.0 s and the next LLM call starts at 13.5 s.
-
-    ## Use instead
-    Keep tool output small and pre-formatted, avoid re-tokenizing or re-embedding the whole
-    history each step, and append to the message list instead of rebuilding it. The
-    estimated saving is the whole component (an upper bound).
-
-    ## Thresholds
-    - `context_injection_share_max` (default 0.1): share of the run to report.
-    - `high_severity_share` (default 0.2).
-
-    ## References
-    - Anthropic, effective context engineering for AI agents:
-      https://www.anthropic.com/engineering/effective-context-engineering-for-ai-agents
-    """
-    for run, comp, share, span_ids in _component_rule(
-        ctx, "AP106", "context_injection", "context_injection_share_max", 0.1, ("llm", "tool", "retrieval")
-    ):
-        yield make_finding(
-            ctx,
-            "AP106",
-            run_id=run.run_id,
-            message=f"Context injection (tool result to next prompt) takes {fmt_s(comp.duration_ns / NS_PER_S)} "
-            f"({pct(share)}) of the run.",
-            suggestion="Keep tool output small and pre-formatted; append to the prompt instead of rebuilding it.",
-            span_ids=span_ids,
-            savings_s=comp.duration_ns / NS_PER_S,
-            wall_s=run.wall_ns / NS_PER_S,
         )

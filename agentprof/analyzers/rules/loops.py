@@ -104,7 +104,10 @@ _LOOP_SQL = """
 WITH seq AS (
     SELECT trace_id, coalesce(agent_name, '') AS agent, span_id, coalesce(tool_name, name) AS tool,
            coalesce(tool_args_hash, '') AS args, start_ns, end_ns,
-           row_number() OVER (PARTITION BY trace_id, coalesce(agent_name, '') ORDER BY start_ns, span_id) AS pos
+           row_number() OVER (PARTITION BY trace_id, coalesce(agent_name, '') ORDER BY start_ns, span_id) AS pos,
+           coalesce(tool_args_hash, '') <> '' AND row_number() OVER (
+               PARTITION BY trace_id, coalesce(agent_name, ''), coalesce(tool_name, name), tool_args_hash
+               ORDER BY start_ns, span_id) > 1 AS seen_before
     FROM spans WHERE category IN ('tool', 'retrieval')
 ),
 periods AS (SELECT unnest(range(2, CAST(? AS BIGINT) + 1)) AS l),
@@ -126,13 +129,14 @@ islands AS (
 SELECT i.trace_id, i.agent, i.l, i.first_pos, i.last_pos, i.k, i.exact,
        list(s.tool ORDER BY s.pos) FILTER (WHERE s.pos < i.first_pos) AS cycle,
        count(DISTINCT s.tool) AS distinct_tools,
+       bool_or(s.args = '') AS unknown_args,
        list(s.span_id ORDER BY s.pos) AS span_ids,
        min(s.start_ns) FILTER (WHERE s.pos >= i.first_pos) AS repeat_start_ns,
        max(s.end_ns) AS repeat_end_ns
 FROM islands i JOIN seq s
   ON s.trace_id = i.trace_id AND s.agent = i.agent AND s.pos BETWEEN i.first_pos - i.l AND i.last_pos
 GROUP BY ALL
-HAVING count(DISTINCT s.tool) >= 2
+HAVING count(DISTINCT s.tool) >= 2 AND (bool_or(s.seen_before) OR bool_or(s.args = ''))
 ORDER BY i.trace_id, i.first_pos, i.l
 """
 
@@ -149,10 +153,12 @@ def check_action_loops(ctx: Any):
     ## What it does
     Looks at the order of a run's tool calls (per agent) for a sequence of 2 to
     `loop_period_max` calls, with at least two different tools, that repeats back to back
-    at least `loop_repeats_min` times: `A→B→A→B→A→B`, `search→open→read→search→open→read…`.
-    When the arguments repeat too, the loop is *exact* and the repeats beyond the first
-    cycle are counted as wasted time; otherwise no saving is estimated (the agent may be
-    iterating over different inputs).
+    at least `loop_repeats_min` times: `A→B→A→B→A→B`, `search→open→read→search→open→read…`,
+    and in which some call repeats an earlier call's arguments (or arguments were not
+    recorded). A sequence over new arguments every time is iteration (reading one section
+    after another), not a loop, and is not reported. When every call of the repeats has the
+    arguments of the cycle before, the loop is *exact* and the repeats beyond the first cycle
+    are counted as wasted time; otherwise no saving is estimated.
 
     ## Why is this bad?
     Oscillating between two actions (edit ↔ undo, search ↔ open the same page) is the most
@@ -190,7 +196,12 @@ def check_action_loops(ctx: Any):
         reps = (r["k"] + r["l"]) / r["l"]
         wall_s = totals.get(r["trace_id"], (0.0, None))[0]
         extra_s = (r["repeat_end_ns"] - r["repeat_start_ns"]) / NS_PER_S
-        kind = "with the same arguments" if r["exact"] else "with different arguments"
+        if r["exact"]:
+            kind = "with the same arguments"
+        elif r["unknown_args"]:
+            kind = "(arguments not recorded)"
+        else:
+            kind = "with partly repeated arguments"
         yield make_finding(
             ctx,
             "AP402",

@@ -6,10 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from agentprof.analyzers.rules._registry import rule
-from agentprof.analyzers.rules._support import ROOTS_CTE, fmt_s, make_finding, pct, rows, threshold
-
-_SPAN_IDS_MAX = 50
-"""Findings across runs cite at most this many spans (the message gives the full count)."""
+from agentprof.analyzers.rules._support import ROOTS_CTE, SPAN_IDS_MAX, fmt_s, make_finding, pct, rows, threshold
 
 _TOOL_ERRORS_SQL = """
 SELECT coalesce(tool_name, name) AS tool, count(*) AS calls,
@@ -76,7 +73,7 @@ def check_tool_error_rate(ctx: Any):
                 f"{r['runs_with_errors']} run(s){common}; failed calls took {fmt_s(r['failed_s'] or 0)}."
             ),
             suggestion=f"Fix the common failure of {r['tool']!r}; validate its arguments and retry with backoff.",
-            span_ids=list(r["error_ids"])[:_SPAN_IDS_MAX],
+            span_ids=list(r["error_ids"])[:SPAN_IDS_MAX],
             severity="high" if rate >= 4 * limit else "medium",
         )
 
