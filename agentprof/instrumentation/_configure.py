@@ -158,6 +158,7 @@ def shutdown() -> None:
     _processor = _provider = _exporter = None
     if proc is None:
         return
+    _state.count("spans_ended", getattr(proc, "spans_ended", 0))
     try:
         proc.shutdown()  # exports what is queued, then shuts the exporter down
     except Exception as exc:
@@ -175,7 +176,7 @@ def stats() -> dict[str, int]:
     """Counters: spans_ended, spans_exported, spans_dropped, instrumentation_errors, export_errors."""
     out = _state.stats()
     proc = _processor
-    out["spans_ended"] = getattr(proc, "spans_ended", 0) if proc is not None else out.get("spans_ended", 0)
+    out["spans_ended"] = out.get("spans_ended", 0) + (getattr(proc, "spans_ended", 0) if proc is not None else 0)
     return out
 
 
