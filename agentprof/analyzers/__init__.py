@@ -49,11 +49,14 @@ def analyze(
     from agentprof._version import __version__
     from agentprof.analyzers._tree import load_tree
     from agentprof.analyzers.aggregate import ALERT_THRESHOLDS, build_aggregates
-    from agentprof.analyzers.runs import build_run, fetch_run_rows, span_labels, span_views, tree_facts
+    from agentprof.analyzers.runs import RunAssembler, fetch_run_rows, span_views, tree_facts
     from agentprof.analyzers.steps import build_step_tables, fetch_steps
 
     config = config if config is not None else Config()
     pricing = _apply_prices(con, config)
+    # DuckDB 2 refuses register()/sql() while an earlier execute() result is unread; a
+    # statement fetched to the end releases it (callers and pricing may leave one open).
+    con.execute("SELECT 1").fetchall()
 
     tree = load_tree(con)
     facts = tree_facts(tree)
@@ -62,15 +65,14 @@ def analyze(
     steps_by_run = fetch_steps(con)
     rows = fetch_run_rows(con)
 
-    starts = tree.cs[tree.root].tolist() if tree.n_traces else []
-    order = sorted(range(tree.n_traces), key=lambda t: (starts[t], tree.trace_ids[t]))
-    detailed = set(order[: max(detail_limit, 0)])
-    labels = span_labels(con, facts, order)
+    assembler = RunAssembler(con, facts)
+    order = sorted(range(tree.n_traces), key=lambda t: (assembler.start_ns[t], tree.trace_ids[t]))
+    detailed = order[: max(detail_limit, 0)]
+    views = span_views(con, facts, detailed)
     runs = []
     for t in order:
         run_id = tree.trace_ids[t]
-        spans = span_views(con, facts, t, run_id) if t in detailed else ()
-        runs.append(build_run(rows[run_id], facts, t, steps_by_run.get(run_id, ()), labels, spans))
+        runs.append(assembler.build(t, rows[run_id], steps_by_run.get(run_id, ()), views.get(t, ())))
     runs_t = tuple(runs)
 
     aggregates = build_aggregates(con, runs_t, config)

@@ -58,7 +58,10 @@ WITH heads AS (
     WHERE s.category = 'llm' AND tr.step_rid IS NULL
 ),
 calls AS (
-    SELECT m.step_rid, s.*,
+    SELECT m.step_rid, s.span_id, s.name, s.category, s.status, s.start_ns, s.end_ns, s.tool_name,
+           s.request_model, s.response_model, s.input_tokens, s.output_tokens, s.cache_read_tokens,
+           s.cache_write_tokens, s.cost_usd, s.system_chars, s.tool_schema_chars, s.history_chars,
+           s.tool_output_chars,
            CASE WHEN s.category = 'llm' AND {_CHARS} > 0 THEN s.input_tokens::DOUBLE / {_CHARS} END AS per_char
     FROM step_members m JOIN spans s ON s.rowid = m.rid
 ),
@@ -76,33 +79,39 @@ agg AS (
         coalesce(sum(per_char * coalesce(tool_output_chars, 0)), 0) AS tool_outputs_tokens,
         coalesce(sum(input_tokens) FILTER (WHERE category IN {TOKEN_SQL} AND per_char IS NULL), 0) AS unattributed_tokens,
         count(*) FILTER (WHERE per_char IS NOT NULL) AS sized_calls,
-        list(span_id ORDER BY start_ns, span_id) FILTER (WHERE category = 'llm') AS llm_span_ids,
-        list(span_id ORDER BY start_ns, span_id) FILTER (WHERE category IN {TOOL_LIKE_SQL}) AS tool_span_ids,
-        list(coalesce(tool_name, name) ORDER BY start_ns, span_id) FILTER (WHERE category IN {TOOL_LIKE_SQL}) AS tool_names,
         count(*) FILTER (WHERE status = 'error') AS error_count,
         arg_min(coalesce(response_model, request_model), start_ns) FILTER (WHERE category = 'llm') AS model,
         min(start_ns) AS first_ns, max(end_ns) AS last_ns
     FROM calls GROUP BY step_rid
 ),
-j AS (
-    SELECT h.*, a.* EXCLUDE (step_rid),
-        CASE WHEN coalesce(a.token_calls, 0) = 0 THEN 0.0 ELSE a.known_cost_usd END AS cost_usd,
-        min(h.start_ns) OVER (PARTITION BY h.trace_id, coalesce(h.agent_name, '')) AS agent_first_ns
+-- Numbering and windows run over narrow rows (ids, times, cost); the wide per-step columns
+-- (span id lists) join back at the end, which keeps the window sorts cheap.
+costed AS (
+    SELECT h.step_rid, h.trace_id, coalesce(h.agent_name, '') AS agent_key, h.start_ns, h.step_number, h.span_id,
+        CASE WHEN coalesce(a.token_calls, 0) = 0 THEN 0.0 ELSE a.known_cost_usd END AS cost_usd
     FROM heads h LEFT JOIN agg a USING (step_rid)
 ),
+agent_first AS (
+    SELECT trace_id, agent_key, min(start_ns) AS agent_first_ns FROM costed GROUP BY trace_id, agent_key
+),
 numbered AS (
-    SELECT *, row_number() OVER (
-        PARTITION BY trace_id
-        ORDER BY agent_first_ns, coalesce(agent_name, ''), start_ns, step_number, span_id) AS step_index
-    FROM j
+    SELECT c.*, row_number() OVER (
+        PARTITION BY c.trace_id
+        ORDER BY f.agent_first_ns, c.agent_key, c.start_ns, c.step_number, c.span_id) AS step_index
+    FROM costed c JOIN agent_first f USING (trace_id, agent_key)
+),
+windowed AS (
+    SELECT step_rid, step_index, cost_usd,
+        sum(cost_usd) OVER (PARTITION BY trace_id ORDER BY step_index
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cumulative_cost_usd,
+        lag(cost_usd) OVER (PARTITION BY trace_id, agent_key ORDER BY step_index) AS prev_cost_usd
+    FROM numbered
 )
-SELECT *,
-    sum(cost_usd) OVER run_order AS cumulative_cost_usd,
-    cost_usd - lag(cost_usd) OVER agent_order AS marginal_cost_usd,
-    (cost_usd - lag(cost_usd) OVER agent_order) / nullif(lag(cost_usd) OVER agent_order, 0) AS cost_growth
-FROM numbered
-WINDOW run_order AS (PARTITION BY trace_id ORDER BY step_index ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
-       agent_order AS (PARTITION BY trace_id, coalesce(agent_name, '') ORDER BY step_index)
+SELECT h.*, a.* EXCLUDE (step_rid),
+    w.step_index, w.cost_usd, w.cumulative_cost_usd,
+    w.cost_usd - w.prev_cost_usd AS marginal_cost_usd,
+    (w.cost_usd - w.prev_cost_usd) / nullif(w.prev_cost_usd, 0) AS cost_growth
+FROM heads h JOIN windowed w USING (step_rid) LEFT JOIN agg a USING (step_rid)
 """
 
 
@@ -113,54 +122,78 @@ def build_step_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def fetch_steps(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list[Any] | None = None) -> dict[str, tuple[Step, ...]]:
-    """Step objects per run id, in step order."""
+    """Step objects per run id, in step order (columns moved as Arrow, not row by row)."""
+    import numpy as np
+
     filt = f"WHERE {where}" if where else ""
-    cur = con.execute(
+    tbl = con.sql(
         f"""
         SELECT trace_id, step_index, agent_name, span_id, explicit, model, start_ns,
-               CASE WHEN explicit THEN end_ns ELSE greatest(end_ns, coalesce(last_ns, end_ns)) END,
-               coalesce(input_tokens, 0), coalesce(output_tokens, 0), coalesce(cache_read_tokens, 0),
-               coalesce(cache_write_tokens, 0), cost_usd, cumulative_cost_usd, marginal_cost_usd, cost_growth,
-               coalesce(system_tokens, 0), coalesce(tool_schemas_tokens, 0), coalesce(history_tokens, 0),
-               coalesce(tool_outputs_tokens, 0), coalesce(unattributed_tokens, 0), coalesce(sized_calls, 0),
-               coalesce(llm_span_ids, []), coalesce(tool_span_ids, []), coalesce(tool_names, []),
-               coalesce(error_count, 0)
+               CASE WHEN explicit THEN end_ns ELSE greatest(end_ns, coalesce(last_ns, end_ns)) END AS end_ns,
+               coalesce(input_tokens, 0) AS input_tokens, coalesce(output_tokens, 0) AS output_tokens,
+               coalesce(cache_read_tokens, 0) AS cache_read_tokens, coalesce(cache_write_tokens, 0) AS cache_write_tokens,
+               cost_usd, cumulative_cost_usd, marginal_cost_usd, cost_growth,
+               coalesce(system_tokens, 0) AS system_tokens, coalesce(tool_schemas_tokens, 0) AS tool_schemas_tokens,
+               coalesce(history_tokens, 0) AS history_tokens, coalesce(tool_outputs_tokens, 0) AS tool_outputs_tokens,
+               coalesce(unattributed_tokens, 0)::DOUBLE AS unattributed_tokens, coalesce(sized_calls, 0) AS sized_calls,
+               coalesce(error_count, 0) AS error_count, step_rid
         FROM steps {filt} ORDER BY trace_id, step_index
         """,
-        params or [],
-    )
+        params=params or None,
+    ).to_arrow_table()
+    # Member span ids in time order, grouped by step (one sorted scan instead of list aggregates).
+    members = con.sql(
+        f"""
+        SELECT m.step_rid, s.span_id, s.category = 'llm' AS is_llm, coalesce(s.tool_name, s.name) AS tool
+        FROM step_members m JOIN spans s ON s.rowid = m.rid
+        WHERE m.step_rid IN (SELECT step_rid FROM steps {filt})
+        ORDER BY m.step_rid, s.start_ns, s.span_id
+        """,
+        params=(params or []) or None,
+    ).to_arrow_table()
+    m_rid = members.column("step_rid").to_numpy()
+    m_id = members.column("span_id").to_pylist()
+    m_llm = members.column("is_llm").to_pylist()
+    m_tool = members.column("tool").to_pylist()
+    cols = {name: tbl.column(name).to_pylist() for name in tbl.column_names}
+    step_rids = tbl.column("step_rid").to_numpy()
+    lo = np.searchsorted(m_rid, step_rids, side="left").tolist()
+    hi = np.searchsorted(m_rid, step_rids, side="right").tolist()
+
     out: dict[str, list[Step]] = {}
-    for r in cur.fetchall():
+    for k in range(tbl.num_rows):
+        ids, llm, tools = m_id[lo[k] : hi[k]], m_llm[lo[k] : hi[k]], m_tool[lo[k] : hi[k]]
         buckets = TokenBuckets(
-            system_tokens=r[16],
-            tool_schemas_tokens=r[17],
-            history_tokens=r[18],
-            tool_outputs_tokens=r[19],
-            unattributed_tokens=float(r[20]),
-            estimated=r[21] > 0,
+            system_tokens=cols["system_tokens"][k],
+            tool_schemas_tokens=cols["tool_schemas_tokens"][k],
+            history_tokens=cols["history_tokens"][k],
+            tool_outputs_tokens=cols["tool_outputs_tokens"][k],
+            unattributed_tokens=cols["unattributed_tokens"][k],
+            estimated=cols["sized_calls"][k] > 0,
         )
+        run_id = cols["trace_id"][k]
         step = Step(
-            run_id=r[0],
-            index=r[1],
-            agent_name=r[2],
-            span_id=r[3],
-            explicit=r[4],
-            model=r[5],
-            start_ns=r[6],
-            end_ns=r[7],
-            input_tokens=int(r[8]),
-            output_tokens=int(r[9]),
-            cache_read_tokens=int(r[10]),
-            cache_write_tokens=int(r[11]),
-            cost_usd=r[12],
-            cumulative_cost_usd=r[13],
-            marginal_cost_usd=r[14],
-            cost_growth=r[15],
+            run_id=run_id,
+            index=cols["step_index"][k],
+            agent_name=cols["agent_name"][k],
+            span_id=cols["span_id"][k],
+            explicit=cols["explicit"][k],
+            model=cols["model"][k],
+            start_ns=cols["start_ns"][k],
+            end_ns=cols["end_ns"][k],
+            input_tokens=int(cols["input_tokens"][k]),
+            output_tokens=int(cols["output_tokens"][k]),
+            cache_read_tokens=int(cols["cache_read_tokens"][k]),
+            cache_write_tokens=int(cols["cache_write_tokens"][k]),
+            cost_usd=cols["cost_usd"][k],
+            cumulative_cost_usd=cols["cumulative_cost_usd"][k],
+            marginal_cost_usd=cols["marginal_cost_usd"][k],
+            cost_growth=cols["cost_growth"][k],
             buckets=buckets,
-            llm_span_ids=tuple(r[22]),
-            tool_span_ids=tuple(r[23]),
-            tool_names=tuple(r[24]),
-            error_count=int(r[25]),
+            llm_span_ids=tuple(i for i, f in zip(ids, llm) if f),
+            tool_span_ids=tuple(i for i, f in zip(ids, llm) if not f),
+            tool_names=tuple(t for t, f in zip(tools, llm) if not f),
+            error_count=int(cols["error_count"][k]),
         )
-        out.setdefault(r[0], []).append(step)
+        out.setdefault(run_id, []).append(step)
     return {k: tuple(v) for k, v in out.items()}
