@@ -187,18 +187,24 @@ class _Sql:
         vals = [self.v(k) for k in ALIASES[col]]
         return vals[0] if len(vals) == 1 else f"coalesce({', '.join(vals)})"
 
-    @staticmethod
-    def num(x: str) -> str:
+    def n(self, key: str) -> str:
+        """Name of the DOUBLE column holding key's value (computed once in the ``y`` CTE)."""
+        return f"n{self.index[key]}"
+
+    def num(self, key: str) -> str:
         """A whole number from a JSON scalar's text: 12, "12", 12.0; NULL for garbage/negative."""
-        return f"(CASE WHEN TRY_CAST(TRY_CAST({x} AS DOUBLE) AS BIGINT) >= 0 THEN TRY_CAST(TRY_CAST({x} AS DOUBLE) AS BIGINT) END)"
+        n = self.n(key)
+        return f"(CASE WHEN {n} >= 0 AND {n} < 9.2e18 THEN CAST({n} AS BIGINT) END)"
 
     def int_col(self, col: str) -> tuple[str, str]:
         """(value expression, wrong-type flag expression) for an integer column."""
-        vals = [self.v(k) for k in ALIASES[col]]
-        casts = [self.num(v) for v in vals]
+        casts = [self.num(k) for k in ALIASES[col]]
         value = casts[0] if len(casts) == 1 else f"coalesce({', '.join(casts)})"
-        bad = " OR ".join(f"({v} IS NOT NULL AND {c} IS NULL)" for v, c in zip(vals, casts))
+        bad = " OR ".join(f"({self.v(k)} IS NOT NULL AND {c} IS NULL)" for k, c in zip(ALIASES[col], casts))
         return value, bad
+
+    def numeric_keys(self) -> list[str]:
+        return list(dict.fromkeys(k for c in _INT_COLUMNS for k in ALIASES[c]))
 
 
 def _extract_sql(attrs: str) -> str:
@@ -247,16 +253,16 @@ def _select_sql(raw: str, stage: bool) -> str:
     llm = "cat IN ('llm', 'embedding')"
 
     ints = {c: s.int_col(c) for c in _INT_COLUMNS}
-    tok = {c: f"(CASE WHEN {llm} THEN {ints[c][0]} END)" for c in TOKEN_COLUMNS}
+    tok = {c: f"(CASE WHEN {llm} THEN v_{c} END)" for c in TOKEN_COLUMNS}
     cr, cw = f"coalesce({tok['cache_read_tokens']}, 0)", f"coalesce({tok['cache_write_tokens']}, 0)"
     # Anthropic's own usage counts input EXCLUSIVE of cache reads/writes; OTel and OpenInference
     # are inclusive. Input below the cache counts can only be the exclusive form: add them in.
     input_tokens = (
-        f"(CASE WHEN {provider} = 'anthropic' AND {tok['input_tokens']} < {cr} + {cw} "
+        f"(CASE WHEN prov = 'anthropic' AND {tok['input_tokens']} < {cr} + {cw} "
         f"THEN {tok['input_tokens']} + {cr} + {cw} ELSE {tok['input_tokens']} END)"
     )
     ttft_s = f"TRY_CAST({s.first('ttft_s')} AS DOUBLE)"
-    ttft = f"coalesce({ints['ttft_ns'][0]}, CASE WHEN isfinite({ttft_s}) AND {ttft_s} >= 0 THEN CAST(round({ttft_s} * 1e9) AS BIGINT) END)"
+    ttft = f"coalesce(v_ttft_ns, CASE WHEN isfinite({ttft_s}) AND {ttft_s} >= 0 THEN CAST(round({ttft_s} * 1e9) AS BIGINT) END)"
     fr_all = s.v("gen_ai.response.finish_reasons")
     finish = (
         f"coalesce({s.v('gen_ai.response.finish_reasons[0]')}, CASE WHEN NOT starts_with({fr_all}, '[') THEN {fr_all} END, "
@@ -271,10 +277,10 @@ def _select_sql(raw: str, stage: bool) -> str:
         "(CASE WHEN events LIKE '%\"exception\"%' THEN json_extract_string(list_filter(CAST(json_extract(events, '$[*]') AS JSON[]), "
         "lambda e: json_extract_string(e, '$.name') = 'exception')[1], '$.attributes.\"exception.type\"') END)"
     )
-    cost = f"(CASE WHEN {llm} THEN {' '.join([])}coalesce({', '.join(f'TRY_CAST({s.v(k)} AS DOUBLE)' for k in ALIASES['cost_usd'])}) END)"
+    cost = f"(CASE WHEN {llm} THEN coalesce({', '.join(f'TRY_CAST({s.v(k)} AS DOUBLE)' for k in ALIASES['cost_usd'])}) END)"
     step_from_name = "TRY_CAST(regexp_extract(name, '^agent\\.step\\.([0-9]+)$', 1) AS INTEGER)"
     parts = {
-        p: f"(CASE WHEN cat = 'llm' THEN coalesce({ints[p][0]}, {m}) END)"
+        p: f"(CASE WHEN cat = 'llm' THEN coalesce(v_{p}, {m}) END)"
         for p, m in zip(("system_chars", "tool_schema_chars", "history_chars", "tool_output_chars"), _MEASURED)
     }
 
@@ -288,7 +294,7 @@ def _select_sql(raw: str, stage: bool) -> str:
         "start_ns": "start_ns",
         "end_ns": "end_ns" if stage else "coalesce(end_ns, start_ns)",
         "ttft_ns": ttft,
-        "serialization_ns": ints["serialization_ns"][0],
+        "serialization_ns": "v_serialization_ns",
         "status": "coalesce(lower(status_code), 'unset')",
         "status_message": "status_message",
         "error_type": f"coalesce({s.first('error_type')}, {exception_type})",
@@ -297,7 +303,7 @@ def _select_sql(raw: str, stage: bool) -> str:
         "session_id": s.first("session_id"),
         "user_id": s.first("user_id"),
         "operation": s.first("operation"),
-        "provider": provider,
+        "provider": "prov",
         "request_model": f"coalesce({s.first('request_model')}, {invocation_model})",
         "response_model": s.first("response_model"),
         "input_tokens": input_tokens,
@@ -305,14 +311,14 @@ def _select_sql(raw: str, stage: bool) -> str:
         "cache_read_tokens": tok["cache_read_tokens"],
         "cache_write_tokens": tok["cache_write_tokens"],
         "reasoning_tokens": tok["reasoning_tokens"],
-        "cost_usd": cost,
-        "cost_source": f"(CASE WHEN {cost} IS NOT NULL THEN 'reported' END)",
+        "cost_usd": "reported_cost",
+        "cost_source": "(CASE WHEN reported_cost IS NOT NULL THEN 'reported' END)",
         "finish_reason": finish,
         "tool_name": f"coalesce({s.first('tool_name')}, CASE WHEN cat = 'tool' THEN {s.v('traceloop.entity.name')} END)",
         "tool_call_id": s.first("tool_call_id"),
         "tool_args_hash": args_hash,
         **parts,
-        "step_number": f"CAST(coalesce({ints['step_number'][0]}, {step_from_name}) AS INTEGER)",
+        "step_number": f"CAST(coalesce(v_step_number, {step_from_name}) AS INTEGER)",
         "escalated": f"TRY_CAST({s.first('escalated')} AS BOOLEAN)",
         "source_format": "coalesce(source_format, 'unknown')",
         "source_file": "source_file",
@@ -324,13 +330,18 @@ def _select_sql(raw: str, stage: bool) -> str:
     select = [f"{cols[n]} AS {n}" for n in names]
     if stage:
         checked = [c for c in _INT_COLUMNS if c != "ttft_ns"] + ["ttft_ns"]
-        flags = ", ".join(f"CASE WHEN {ints[c][1]} THEN '{c}' END" for c in checked)
+        flags = ", ".join(f"CASE WHEN bad_{c} THEN '{c}' END" for c in checked)
         select.append(f"list_filter([{flags}], lambda v: v IS NOT NULL) AS {STAGE_EXTRA}")
         names.append(STAGE_EXTRA)
+    doubles = ", ".join(f"TRY_CAST({s.v(k)} AS DOUBLE) AS {s.n(k)}" for k in s.numeric_keys())
+    values = ", ".join(f"{v} AS v_{c}" for c, (v, _) in ints.items())
+    bads = ", ".join(f"coalesce({b}, false) AS bad_{c}" for c, (_, b) in ints.items()) if stage else ""
     return f"""INSERT INTO @TARGET@ ({', '.join(names)})
 WITH x AS (SELECT r.*, {_extract_sql('r.attributes')} AS a FROM {raw} r),
-c AS (SELECT x.*, {category_sql()} AS cat FROM x)
-SELECT {', '.join(select)} FROM c"""
+y AS (SELECT x.*, {doubles} FROM x),
+c AS (SELECT y.*, {category_sql()} AS cat, {provider} AS prov, {values}{', ' + bads if bads else ''} FROM y),
+d AS (SELECT c.*, {cost} AS reported_cost FROM c)
+SELECT {', '.join(select)} FROM d"""
 
 
 _STATEMENTS: dict[bool, str] = {}
@@ -405,11 +416,15 @@ def finalize(con: duckdb.DuckDBPyConnection, table: str = schema.TABLE) -> None:
         WHERE t.trace_id = w.trace_id AND t.span_id = w.anc AND t.category = 'llm'
         """
     )
+    agent_keys = ALIASES["agent_name"]
+    agent_paths = [f'$."{k}"' for k in (*agent_keys, *ALIASES["entity_name"])]
     con.execute(
         f"""
         WITH RECURSIVE own AS (
-            SELECT trace_id, span_id, parent_span_id, {own_agent_sql('category')} AS own
-            FROM (SELECT trace_id, span_id, parent_span_id, category, {_extract_sql('CAST(attributes AS VARCHAR)')} AS a FROM {table})
+            SELECT trace_id, span_id, parent_span_id, coalesce({', '.join(f'a[{i + 1}]' for i in range(len(agent_keys)))},
+                   CASE WHEN category = 'agent' THEN a[{len(agent_keys) + 1}] END) AS own
+            FROM (SELECT trace_id, span_id, parent_span_id, category,
+                         json_extract_string(CAST(attributes AS VARCHAR), {_sql_list(agent_paths)}) AS a FROM {table})
         ),
         walk(trace_id, span_id, agent) AS (
             SELECT trace_id, span_id, own FROM own WHERE own IS NOT NULL OR parent_span_id IS NULL
