@@ -182,3 +182,27 @@ def test_ap107_ap108_not_for_a_single_agent_with_fast_requests(builder):
     tool(builder, root, "search", 2, 4)
     profile, _ = analyze_trace(builder)
     assert of(profile, "AP107") == [] and of(profile, "AP108") == []
+
+
+def test_component_rules_report_once_across_runs(builder):
+    roots = []
+    for gap in (6, 4, 2):  # framework overhead of 6/12, 4/10, 2/8 s
+        if roots:
+            builder.trace()
+        root = builder.span("agent", category="agent", start=0, end=6 + gap)
+        llm(builder, root, 0, 2, input_tokens=100, output_tokens=10)
+        tool(builder, root, "search", 2 + gap, 4 + gap)
+        llm(builder, root, 4 + gap, 6 + gap, input_tokens=100, output_tokens=10)
+        roots.append(root)
+    builder.trace()
+    root = builder.span("agent", category="agent", start=0, end=6)  # no overhead
+    llm(builder, root, 0, 2, input_tokens=100, output_tokens=10)
+    tool(builder, root, "search", 2, 4)
+    llm(builder, root, 4, 6, input_tokens=100, output_tokens=10)
+    profile, con = analyze_trace(builder)
+    (f,) = of(profile, "AP105")
+    assert f.run_id is None
+    assert f.est_savings_s == pytest.approx(4.0)  # the median run
+    assert "in 3 of 4 runs: 4.0 s (40%) in the median one, up to 50%" in f.message
+    assert f.span_ids == tuple(roots)
+    assert_span_ids_exist(profile, con)

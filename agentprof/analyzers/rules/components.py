@@ -1,7 +1,8 @@
 """AP105-AP108: latency components along the critical path above their share of the run.
 
 The components come from the latency analysis (``Run.components``: every nanosecond of the
-critical path attributed to one component); these rules only compare them with thresholds.
+critical path attributed to one component); these rules only compare them with thresholds
+and report once per input (see ``_component_findings``).
 """
 
 from __future__ import annotations
@@ -9,35 +10,57 @@ from __future__ import annotations
 from typing import Any
 
 from agentprof.analyzers.rules._registry import rule
-from agentprof.analyzers.rules._support import HIGH_SEVERITY_SHARE, NS_PER_S, fmt_s, make_finding, pct, threshold
+from agentprof.analyzers.rules._support import (
+    HIGH_SEVERITY_SHARE,
+    NS_PER_S,
+    SPAN_IDS_MAX,
+    fmt_s,
+    make_finding,
+    pct,
+    threshold,
+)
 
 
 def _component_findings(ctx: Any, code: str, component: str, key: str, default: float,
                         categories: tuple[str, ...], what: str, suggestion: str):
-    """Findings for runs where one latency component is above its share of the wall-clock time.
+    """One finding when a latency component is above its share of the wall-clock time.
 
-    The saving is the whole component (an upper bound); the spans are the on-path spans of
-    ``categories`` holding most of the path (the run's root when none).
+    One run over the threshold gives a finding for that run; several give one finding
+    across runs (run_id None) with the median run's numbers, so a fleet of 200 runs yields
+    one line, not 200. The saving is the whole component of the (median) run, an upper
+    bound. The spans are the on-path spans of ``categories`` holding most of each run's path
+    (the run's root when none), worst runs first.
     """
     limit = threshold(ctx, key, default)
-    for run in getattr(ctx, "runs", None) or ():
+    runs = list(getattr(ctx, "runs", None) or ())
+    over = []
+    for run in runs:
         comp = next((c for c in run.components if c.name == component), None)
         if comp is None or run.wall_ns <= 0 or comp.duration_ns / run.wall_ns <= limit:
             continue
         segs = sorted((s for s in run.critical_path if s.category in categories and s.on_path_ns > 0),
                       key=lambda s: (-s.on_path_ns, s.span_id))[:10]
         ids = [s.span_id for s in segs] or [s.span_id for s in run.critical_path[:1]]
-        yield make_finding(
-            ctx,
-            code,
-            run_id=run.run_id,
-            message=f"{what} takes {fmt_s(comp.duration_ns / NS_PER_S)} ({pct(comp.duration_ns / run.wall_ns)}) "
-            f"of the run.",
-            suggestion=suggestion,
-            span_ids=ids,
-            savings_s=comp.duration_ns / NS_PER_S,
-            wall_s=run.wall_ns / NS_PER_S,
-        )
+        over.append((comp.duration_ns / run.wall_ns, comp.duration_ns, run, ids))
+    if not over:
+        return
+    over.sort(key=lambda o: (-o[0], o[2].run_id))
+    share, dur_ns, run, _ = over[len(over) // 2]  # the median run (the only one when alone)
+    if len(over) == 1:
+        message = f"{what} takes {fmt_s(dur_ns / NS_PER_S)} ({pct(share)}) of the run."
+    else:
+        message = (f"{what} is above {pct(limit)} of the run in {len(over)} of {len(runs)} runs: "
+                   f"{fmt_s(dur_ns / NS_PER_S)} ({pct(share)}) in the median one, up to {pct(over[0][0])}.")
+    yield make_finding(
+        ctx,
+        code,
+        run_id=run.run_id if len(over) == 1 else None,
+        message=message,
+        suggestion=suggestion,
+        span_ids=[sid for o in over for sid in o[3]][:SPAN_IDS_MAX],
+        savings_s=dur_ns / NS_PER_S,
+        wall_s=run.wall_ns / NS_PER_S,
+    )
 
 
 @rule(
@@ -52,7 +75,8 @@ def check_framework_overhead(ctx: Any):
     ## What it does
     Reports a run whose *framework overhead* latency component (time on the critical path
     inside agent, step or chain spans that no child span accounts for) is above
-    `framework_overhead_share_max` of its wall-clock time.
+    `framework_overhead_share_max` of its wall-clock time. Several such runs give one finding across runs, with the
+    median run's numbers.
 
     ## Why is this bad?
     That time is spent in the agent framework or your own glue code (prompt templating,
@@ -93,7 +117,8 @@ def check_context_injection(ctx: Any):
     ## What it does
     Reports a run whose *context injection* latency component (the time from a tool result
     to the start of the LLM call that reads it) is above `context_injection_share_max` of its
-    wall-clock time.
+    wall-clock time. Several such runs give one finding across runs, with the median
+    run's numbers.
 
     ## Why is this bad?
     Between the tool result and the next prompt the agent formats, truncates, embeds or
@@ -135,7 +160,8 @@ def check_coordination(ctx: Any):
     ## What it does
     Reports a run whose *inter-step coordination* latency component (handoff spans, and
     gaps on the critical path between the work of two different agents) is above
-    `coordination_share_max` of its wall-clock time.
+    `coordination_share_max` of its wall-clock time. Several such runs give one finding across runs, with the
+    median run's numbers.
 
     ## Why is this bad?
     Time spent passing state between agents (queues, HTTP calls to another service, cold
@@ -178,7 +204,8 @@ def check_serialization(ctx: Any):
     ## What it does
     Reports a run whose *request serialization* latency component (time inside LLM calls
     before the request is sent, as measured by the instrumentation) is above
-    `serialization_share_max` of its wall-clock time.
+    `serialization_share_max` of its wall-clock time. Several such runs give one finding across runs, with the
+    median run's numbers.
 
     ## Why is this bad?
     Serializing a request should take milliseconds. Hundreds of milliseconds mean large
