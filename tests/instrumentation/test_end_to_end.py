@@ -95,3 +95,35 @@ def test_langchain_layer_analyzes(trace_dir):
         == ("get_weather", "call_1")
     assert con.execute("SELECT list(tool_output_chars ORDER BY start_ns) FROM spans WHERE category='llm'").fetchone()[0] \
         == [0, len("rainy in Paris")]
+
+
+_GLOBAL_PROVIDER_SCRIPT = """
+import sys
+sys.path.insert(0, {here!r})
+from llm_server import LlmServer
+import agentprof, anthropic
+agentprof.configure({out!r})          # installs the global provider: the SDK's own tracing sees it
+agentprof.instrument("anthropic")
+with LlmServer(lifetime_s=60) as srv:
+    client = anthropic.Anthropic(base_url=srv.anthropic_url, api_key="x", max_retries=0)
+    client.messages.create(model="claude-sonnet-4", max_tokens=10, messages=[{{"role": "user", "content": "hi"}}])
+    list(client.messages.create(model="claude-sonnet-4", max_tokens=10, stream=True,
+                                messages=[{{"role": "user", "content": "hi"}}]))
+agentprof.shutdown()
+"""
+
+
+def test_anthropic_sdk_own_spans_do_not_double_count(tmp_path):
+    """With a global provider, the Anthropic SDK traces its requests itself; inside an
+    agentprof-recorded call its span is suppressed, so each call's tokens appear once."""
+    import os
+    import subprocess
+    import sys
+
+    here = os.path.dirname(__file__)
+    script = _GLOBAL_PROVIDER_SCRIPT.format(here=here, out=str(tmp_path))
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    con = open_store()
+    ingest_files(con, [tmp_path])
+    assert con.execute("SELECT count(*), sum(input_tokens), sum(output_tokens) FROM spans WHERE category='llm'") \
+        .fetchone() == (2, 300, 30)

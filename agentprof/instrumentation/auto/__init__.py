@@ -27,7 +27,10 @@ def patch(cls: type, attr: str, make: Any) -> None:
     """Replace ``cls.attr`` with ``make(original)`` and remember how to undo it."""
     original = cls.__dict__[attr]
     wrapper = make(original)
-    wrapper.__agentprof_original__ = original
+    try:
+        wrapper.__agentprof_original__ = original
+    except AttributeError:  # a property: nothing to mark
+        pass
     setattr(cls, attr, wrapper)
     _patches.append((cls, attr, original))
 

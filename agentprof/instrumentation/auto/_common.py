@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 import orjson
 import wrapt
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
 
 from agentprof.instrumentation import _genai as g
 from agentprof.instrumentation import _state
@@ -31,7 +32,7 @@ SKIP = object()
 class LlmCall:
     """One instrumented LLM API call (a CLIENT span)."""
 
-    __slots__ = ("span", "start_ns", "ended", "first_ns", "stream_attrs", "observe", "inject_hidden")
+    __slots__ = ("span", "start_ns", "ended", "first_ns", "stream_attrs", "observe", "inject_hidden", "_token")
 
     def __init__(self, span: Any, start_ns: int) -> None:
         self.span = span
@@ -41,6 +42,22 @@ class LlmCall:
         self.stream_attrs: dict[str, Any] = {}
         self.observe: Callable[[LlmCall, Any], Any] | None = None
         self.inject_hidden = False
+        self._token: Any = None
+
+    def enter(self) -> None:
+        """Make the span current while the SDK sends the request (HTTP spans nest under it)."""
+        try:
+            self._token = otel_context.attach(set_span_in_context(self.span))
+        except Exception as exc:
+            _state.note_error("llm-call-attach", exc)
+
+    def leave(self) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            try:
+                otel_context.detach(token)
+            except Exception as exc:
+                _state.note_error("llm-call-detach", exc)
 
     @classmethod
     def open(cls, provider: str, model: Any, kwargs: dict[str, Any], sizes: Callable[[], dict[str, int]],

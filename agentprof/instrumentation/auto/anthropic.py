@@ -9,6 +9,7 @@ counts and each ``message_delta`` the cumulative output count (the last one wins
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from typing import Any, Callable
 
@@ -17,6 +18,11 @@ from agentprof.instrumentation import _state
 from agentprof.instrumentation.auto._common import AsyncStreamProxy, LlmCall, SyncStreamProxy
 
 PROVIDER = "anthropic"
+
+# Recent SDKs create their own OTel span per request when a tracer provider exists. Inside a
+# call agentprof already records, that span would duplicate ours (and its tokens), so the
+# client's tracer reads as None while one of our calls is in progress.
+_IN_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("agentprof_anthropic_call", default=False)
 
 
 def _observe(call: LlmCall, event: Any) -> Any:
@@ -84,11 +90,17 @@ def _sync_create(original: Any) -> Any:
         call = _open(kwargs)
         if call is None:
             return original(self, *args, **kwargs)
+        call.enter()
+        token = _IN_CALL.set(True)
         try:
             result = original(self, *args, **kwargs)
         except BaseException as exc:
+            _IN_CALL.reset(token)
+            call.leave()
             call.fail(exc)
             raise
+        _IN_CALL.reset(token)
+        call.leave()
         if kwargs.get("stream") and hasattr(result, "__next__"):
             return SyncStreamProxy(result, call)
         call.finish(_message_attrs(result))
@@ -104,11 +116,17 @@ def _async_create(original: Any) -> Any:
         call = _open(kwargs)
         if call is None:
             return await original(self, *args, **kwargs)
+        call.enter()
+        token = _IN_CALL.set(True)
         try:
             result = await original(self, *args, **kwargs)
         except BaseException as exc:
+            _IN_CALL.reset(token)
+            call.leave()
             call.fail(exc)
             raise
+        _IN_CALL.reset(token)
+        call.leave()
         if kwargs.get("stream") and hasattr(result, "__anext__"):
             return AsyncStreamProxy(result, call)
         call.finish(_message_attrs(result))
@@ -158,12 +176,15 @@ class _StreamManager:
 
     def __enter__(self) -> Any:
         self._call = _open(self._kwargs) if _state.ENABLED else None
+        token = _IN_CALL.set(self._call is not None)
         try:
             stream = self._manager.__enter__()
         except BaseException as exc:
             if self._call is not None:
                 self._call.fail(exc)
             raise
+        finally:
+            _IN_CALL.reset(token)
         return self._wrap(stream, SyncStreamProxy)
 
     def __exit__(self, *exc_info: Any) -> Any:
@@ -177,12 +198,15 @@ class _StreamManager:
 
     async def __aenter__(self) -> Any:
         self._call = _open(self._kwargs) if _state.ENABLED else None
+        token = _IN_CALL.set(self._call is not None)
         try:
             stream = await self._manager.__aenter__()
         except BaseException as exc:
             if self._call is not None:
                 self._call.fail(exc)
             raise
+        finally:
+            _IN_CALL.reset(token)
         return self._wrap(stream, AsyncStreamProxy)
 
     async def __aexit__(self, *exc_info: Any) -> Any:
@@ -207,9 +231,22 @@ def _stream_method(is_async: bool) -> Callable[[Any], Any]:
     return make
 
 
+def _quiet_tracer(original: Any) -> Any:
+    """The client's ``_tracer`` property, reading None inside an agentprof-recorded call."""
+    def fget(self: Any) -> Any:
+        if _IN_CALL.get():
+            return None
+        return original.fget(self)
+    return property(fget, doc=original.__doc__)
+
+
 def install(patch: Callable[[type, str, Any], None]) -> None:
     """Patch the SDK classes (called by ``agentprof.instrument``)."""
+    from anthropic import _base_client
     from anthropic.resources.messages import messages
+
+    if isinstance(_base_client.BaseClient.__dict__.get("_tracer"), property):
+        patch(_base_client.BaseClient, "_tracer", _quiet_tracer)
 
     patch(messages.Messages, "create", _sync_create)
     patch(messages.AsyncMessages, "create", _async_create)

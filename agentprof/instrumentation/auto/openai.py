@@ -81,11 +81,14 @@ def _sync(open_call: Callable[[dict[str, Any]], tuple[LlmCall | None, dict[str, 
             call, call_kwargs = open_call(kwargs)
             if call is None:
                 return original(self, *args, **kwargs)
+            call.enter()
             try:
                 result = original(self, *args, **call_kwargs)
             except BaseException as exc:
+                call.leave()
                 call.fail(exc)
                 raise
+            call.leave()
             if call.observe is not None and call_kwargs.get("stream") and hasattr(result, "__next__"):
                 return SyncStreamProxy(result, call)
             try:
@@ -106,11 +109,14 @@ def _async(open_call: Callable[[dict[str, Any]], tuple[LlmCall | None, dict[str,
             call, call_kwargs = open_call(kwargs)
             if call is None:
                 return await original(self, *args, **kwargs)
+            call.enter()
             try:
                 result = await original(self, *args, **call_kwargs)
             except BaseException as exc:
+                call.leave()
                 call.fail(exc)
                 raise
+            call.leave()
             if call.observe is not None and call_kwargs.get("stream") and hasattr(result, "__anext__"):
                 return AsyncStreamProxy(result, call)
             try:
