@@ -129,3 +129,13 @@ def test_large_profiles_render_bounded():
 
 def test_render_is_deterministic():
     assert html_report.render(P.three_run_profile()) == html_report.render(P.three_run_profile())
+
+
+def test_page_script_never_parses_data_as_html():
+    from importlib.resources import files
+
+    js = (files("agentprof.reports") / "_assets" / "report.js").read_text(encoding="utf-8")
+    code = js.split("*/", 1)[1]  # past the header comment that names what is avoided
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
+                 "setAttribute", "new Function"):
+        assert sink not in code

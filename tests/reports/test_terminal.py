@@ -40,7 +40,7 @@ def test_injection_golden(golden):
     golden.check("injection.terminal.w100.txt", render_text(P.injection_profile(), 100))
 
 
-@pytest.mark.parametrize("width", [100, 80])
+@pytest.mark.parametrize("width", [100, 80, 60])
 def test_fits_width_and_has_no_escape_codes(width):
     for profile in (P.three_run_profile(), P.injection_profile(), P.large_span_profile()):
         text = render_text(profile, width)
