@@ -2,7 +2,8 @@
 
 Manual layer (``@agent``, ``@step``, ``@tool``, ``@llm``). Runs are spread over 24 hours from
 09:00 UTC; between 14:00 and 18:00 UTC the provider's latency rises up to 3x. ``web_fetch``
-fails (timeout) on about 7% of its calls; the agent asks the model again after a failure.
+fails (timeout) on about 7% of its calls; the model then asks for the same page again in its
+next step (a retry after an LLM call, so with a natural backoff).
 Runs normally finish in 3-6 steps; a few never converge and stop at the 12-step limit with
 ``MaxStepsExceeded``. Written as gzip-compressed OTLP JSON lines.
 """
@@ -42,9 +43,12 @@ def run(sim: Sim, server: MockLLMServer) -> None:
 
     rng = sim.rng
 
+    fetches = [0]
+
     @agentprof.tool
     def web_fetch(url: str) -> str:
-        if rng.random() < WEB_FETCH_FAILURE_RATE:
+        k = fetches[0] = fetches[0] + 1
+        if int(k * WEB_FETCH_FAILURE_RATE) > int((k - 1) * WEB_FETCH_FAILURE_RATE):  # 7 calls in every 100
             sim.work_ms(10_000)  # the client timeout
             raise TimeoutError(f"GET {url} timed out after 10 s")
         sim.work_ms(sim.lognormal(900, 0.4))
@@ -61,8 +65,8 @@ def run(sim: Sim, server: MockLLMServer) -> None:
         return "T-1"
 
     def llm(step: int, peak: float, final: bool = False) -> None:
-        inp = 2_400 + 650 * step + rng.randint(-150, 150)
-        out = rng.randint(180, 420) if final else rng.randint(25, 90)
+        inp = 3_600 + 150 * step + rng.randint(-150, 150)
+        out = rng.randint(90, 160) if final else rng.randint(25, 90)
         fake_chat(sim, MODEL, response_model=RESPONSE_MODEL, input_tokens=inp, output_tokens=out,
                   ttft_ms=sim.lognormal(380, 0.2) * peak, gen_ms=out * sim.vary(9.0, 0.15) * peak,
                   finish="stop" if final else "tool_calls")
@@ -71,9 +75,12 @@ def run(sim: Sim, server: MockLLMServer) -> None:
     def handle(index: int, peak: float) -> None:
         stuck = index in STUCK_RUNS
         planned = MAX_STEPS + 1 if stuck else rng.randint(3, 6)
+        retry: list[str] = []  # a URL whose fetch failed: the model asks for it again next step
         sim.work_ms(sim.vary(150, 0.3))
-        for n in range(1, MAX_STEPS + 1):
-            final = n == planned
+        n = 0
+        while n < MAX_STEPS:
+            n += 1
+            final = n >= planned and not retry
 
             @agentprof.step
             def turn() -> None:
@@ -83,14 +90,18 @@ def run(sim: Sim, server: MockLLMServer) -> None:
                 sim.work_ms(sim.vary(40, 0.3))
                 kind = (index + n) % 3
                 try:
-                    if kind == 0 or stuck:
-                        web_fetch(f"https://status.example.com/region/{(index * 7 + n) % 11}")
+                    if retry or kind == 0 or stuck:
+                        url = retry.pop() if retry else f"https://status.example.com/region/{(index * 7 + n) % 11}"
+                        try:
+                            web_fetch(url)
+                        except TimeoutError:
+                            retry.append(url)
                     elif kind == 1:
                         lookup_inventory(f"SKU-{(index * 13 + n) % 97:03d}")
                     else:
                         create_ticket(f"restock request {index}-{n}")
                 except TimeoutError:
-                    pass  # the model sees the error message and decides again
+                    pass
 
             turn()
             if final:

@@ -19,10 +19,10 @@ RESPONSE_MODEL = "gpt-4o-2024-08-06"
 
 # (input_tokens, output_tokens, duration_ms, ttft_ms, prompt part sizes in chars)
 CALLS = {
-    "plan": (400, 760, 420, 260, {"system_chars": 1000, "tool_schema_chars": 480, "history_chars": 120}),
-    "reason": (460, 700, 380, 240, {"system_chars": 1000, "tool_schema_chars": 480, "history_chars": 200,
+    "plan": (400, 967, 420, 260, {"system_chars": 1000, "tool_schema_chars": 480, "history_chars": 120}),
+    "reason": (460, 952, 380, 240, {"system_chars": 1000, "tool_schema_chars": 480, "history_chars": 200,
                                      "tool_output_chars": 160}),
-    "final_answer": (580, 1380, 650, 280, {"system_chars": 1000, "tool_schema_chars": 480, "history_chars": 480,
+    "final_answer": (580, 921, 650, 280, {"system_chars": 1000, "tool_schema_chars": 480, "history_chars": 480,
                                            "tool_output_chars": 360}),
 }
 

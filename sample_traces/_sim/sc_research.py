@@ -59,7 +59,7 @@ def run(sim: Sim, server: MockLLMServer) -> None:
 
     @agentprof.agent(name="research_agent")
     def research(question: str, queries: tuple[str, ...]) -> str:
-        sim.work_ms(sim.vary(650, 0.2))  # load settings, open the vector-store client
+        sim.work_ms(sim.vary(1_100, 0.2))  # load settings, open the vector-store client
         messages: list[dict] = [{"role": "system", "content": system}, {"role": "user", "content": question}]
 
         @agentprof.step
