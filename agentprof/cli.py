@@ -64,6 +64,7 @@ def analyze(
     html: Annotated[Optional[Path], typer.Option("--html", help="Write the one-file HTML report here.")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write a report; format from the extension: .html, .md, .json, .txt.")] = None,
     md: Annotated[Optional[Path], typer.Option("--md", help="Write a Markdown summary for a PR comment here.")] = None,
+    chrome_trace: Annotated[Optional[Path], typer.Option("--chrome-trace", help="Write the spans as a Chrome trace (open in Perfetto or chrome://tracing).")] = None,
     plotly_cdn: Annotated[bool, typer.Option("--plotly-cdn", help="Reference plotly.js from its CDN (small file, needs network to view).")] = False,
     select: SelectOpt = None,
     ignore: IgnoreOpt = None,
@@ -89,6 +90,8 @@ def analyze(
         outputs.append((md, "md"))
     if output is not None:
         outputs.append((output, _format_from_suffix(output)))
+    if chrome_trace is not None:
+        outputs.append((chrome_trace, "chrome"))
     config = load_config(prices_file=prices, select=select, ignore=ignore, set_values=set_values, token_budget=budget)
     profile = _build_profile(traces or [], db, config)
 
@@ -102,7 +105,7 @@ def analyze(
         _stderr().print(f"wrote {path} ({_human_size(len(text.encode('utf-8')))})")
 
     if as_json:
-        sys.stdout.write(_render(profile, "json") + "\n")
+        sys.stdout.write(_render(profile, "json"))
     else:
         from rich.console import Console
 
@@ -321,6 +324,10 @@ def _render(profile: Profile, fmt: str, *, plotly_cdn: bool = False, html_name: 
         from agentprof.reports import markdown
 
         return markdown.render(profile, html_name=html_name)
+    if fmt == "chrome":
+        from agentprof.reports import chrome_trace
+
+        return chrome_trace.render(profile)
     if fmt == "json":
         from agentprof.reports import json_report
 
