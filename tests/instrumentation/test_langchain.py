@@ -133,3 +133,24 @@ def test_streaming_records_ttft_and_lcel_chain(spans, clock):
 def test_handler_is_inert_without_configure():
     out = _agent().invoke(INPUT, config={"callbacks": [AgentprofCallbackHandler()]})
     assert out["messages"][-1].content == "It is rainy in Paris."
+
+
+def test_retriever_and_completion_llm(spans):
+    from langchain_core.documents import Document
+    from langchain_core.language_models.fake import FakeListLLM
+    from langchain_core.retrievers import BaseRetriever
+
+    class KB(BaseRetriever):
+        def _get_relevant_documents(self, query, *, run_manager=None):
+            return [Document(page_content="a"), Document(page_content="b")]
+
+    handler = AgentprofCallbackHandler()
+    docs = KB().invoke("what?", config={"callbacks": [handler]})
+    assert len(docs) == 2
+    FakeListLLM(responses=["done"]).invoke("prompt text", config={"callbacks": [handler]})
+    r = spans.one("retrieval KB")
+    assert r.attributes["agentprof.span.category"] == "retrieval"
+    assert r.attributes["agentprof.retrieval.documents"] == 2
+    llm = [s for s in spans.all() if s.attributes["agentprof.span.category"] == "llm"][0]
+    assert llm.attributes["gen_ai.operation.name"] == "text_completion"
+    assert llm.attributes["agentprof.prompt.history_chars"] == len("prompt text")
