@@ -1,0 +1,87 @@
+"""analyze() as a whole: empty and tiny inputs, detail limits, finding order, rule context."""
+
+from __future__ import annotations
+
+import json
+
+from spanbuilder import TraceBuilder
+
+from agentprof.analyzers import RuleContext, analyze, sort_findings
+from agentprof.config import Config
+from agentprof.profile import Finding, Profile
+from agentprof.store import open_store
+
+from .helpers import NO_RULES, analyze_builder
+from .test_critical_path import research_run
+
+
+def test_empty_store_gives_an_empty_profile() -> None:
+    profile = analyze(open_store())
+    assert profile.runs == () and profile.findings == () and profile.runs_elided == 0
+    assert profile.aggregates.run_count == 0 and profile.aggregates.alerts == ()
+    assert profile.aggregates.total_cost_usd is None and profile.aggregates.escalation_rate is None
+    assert profile.thresholds["alert_success_rate_min"] == 0.90
+
+
+def test_single_span(builder: TraceBuilder) -> None:
+    builder.span("lonely", category="tool", start=0, end=2)
+    profile = analyze(builder.load())
+    (run,) = profile.runs
+    assert (run.name, run.wall_ns, run.span_count, run.step_count, run.ok) == ("lonely", 2 * 10**9, 1, 0, True)
+    assert [s.name for s in run.critical_path] == ["lonely"]
+    assert {c.name: c.duration_ns for c in run.components}["tool_execution"] == 2 * 10**9
+
+
+def test_detail_limit_keeps_numbers_for_every_run(builder: TraceBuilder) -> None:
+    for i in range(3):
+        builder.trace()
+        r = builder.span(f"run {i}", category="agent", start=10 - i, end=12 - i)  # later traces start earlier
+        builder.span("llm", category="llm", parent=r, start=10.5 - i, end=11 - i, cost_usd=0.5)
+    profile, con = analyze_builder(builder, detail_limit=2)
+    assert [r.name for r in profile.runs] == ["run 2", "run 1", "run 0"]  # by start time
+    assert profile.runs_elided == 1
+    assert [len(r.spans) for r in profile.runs] == [2, 2, 0]
+    last = profile.runs[2]
+    assert last.step_count == 1 and last.steps[0].cost_usd == 0.5 and len(last.critical_path) == 2
+    ctx = RuleContext(con=con, config=Config(), runs=profile.runs, aggregates=profile.aggregates)
+    spans = ctx.run_spans(last.run_id)  # elided: read back from the store
+    assert sorted(s.name for s in spans) == ["llm", "run 0"]
+    assert next(s for s in spans if s.name == "llm").step_index == 1
+    assert ctx.runs_by_id[last.run_id] is last
+
+
+def test_profile_round_trips_through_json(builder: TraceBuilder) -> None:
+    research_run(builder)
+    profile, _ = analyze_builder(builder)
+    again = Profile.from_dict(json.loads(json.dumps(profile.to_dict())))
+    assert again == profile
+
+
+def test_findings_sort_by_saving_then_dollars_then_severity() -> None:
+    def f(code: str, s: float | None, usd: float | None, sev: str) -> Finding:
+        return Finding(code=code, name="x", severity=sev, message="", suggestion="", run_id=None, span_ids=("a",),
+                       est_savings_s=s, est_savings_usd=usd)
+
+    got = sort_findings([f("AP1", None, None, "high"), f("AP2", 1.0, 0.5, "low"), f("AP3", 1.0, 0.9, "low"),
+                         f("AP4", 2.0, None, "info"), f("AP5", None, None, "medium"), f("AP6", 1.0, 0.9, "high")])
+    assert [x.code for x in got] == ["AP4", "AP6", "AP3", "AP2", "AP1", "AP5"]
+
+
+def test_rules_receive_the_context_and_report_the_sequential_calls(builder: TraceBuilder) -> None:
+    research_run(builder)
+    profile, _ = analyze_builder(builder, Config())
+    assert profile.findings, "the 47 s run with three sequential 11.3 s calls must produce a finding"
+    top = profile.findings[0]
+    assert top.est_savings_s is not None and abs(top.est_savings_s - 22.6) < 1e-6
+    assert "parallel_saving_min_s" in profile.thresholds  # rule thresholds are reported too
+
+
+def test_analysis_leaves_tree_and_step_tables_for_queries(builder: TraceBuilder) -> None:
+    research_run(builder)
+    profile, con = analyze_builder(builder, NO_RULES)
+    on_path = con.execute(
+        "SELECT s.name, t.on_path_ns FROM spans s JOIN span_tree t ON t.rid = s.rowid WHERE t.on_path_ns > 0"
+    ).fetchall()
+    assert dict(on_path) == {s.name: s.on_path_ns for s in profile.runs[0].critical_path}
+    assert con.execute("SELECT count(*), sum(cost_usd) FROM steps").fetchall() == [(1, 0.03)]
+    assert con.execute("SELECT count(*) FROM step_members").fetchall() == [(5,)]
