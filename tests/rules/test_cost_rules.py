@@ -162,3 +162,22 @@ def test_ap206_token_budget(builder):
     assert f.span_ids == tuple(ids["llm"][3:])
     assert "405,000 tokens" in f.message
     assert f.severity == "high"
+
+
+def test_ap203_saving_counts_the_cache_write_premium(builder):
+    from genai_prices import Usage, calc_price
+
+    def usd(**usage: int) -> float:  # per million tokens, priced on 1,000 (below the long-context tier)
+        return 1000 * float(calc_price(Usage(**usage), model_ref="claude-sonnet-4-5", provider_id="anthropic").total_price)
+
+    in_p = usd(input_tokens=1000)
+    read_p = usd(input_tokens=1000, cache_read_tokens=1000)
+    write_p = usd(input_tokens=1000, cache_write_tokens=1000)
+    assert write_p > in_p > read_p
+    root = builder.span("agent", category="agent", start=0, end=10)
+    for k in range(4):
+        llm(builder, root, 2 * k, 2 * k + 1, input_tokens=4000, output_tokens=50, system_chars=12_000,
+            history_chars=4000, request_model="claude-sonnet-4-5", provider="anthropic")
+    profile, _ = analyze_trace(builder)
+    (f,) = of(profile, "AP203")
+    assert f.est_savings_usd == pytest.approx((3 * 3000 * (in_p - read_p) - 3000 * (write_p - in_p)) / 1e6, rel=1e-4)

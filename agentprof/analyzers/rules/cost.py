@@ -221,6 +221,7 @@ WITH c AS (
 )
 SELECT trace_id, model, any_value(provider) AS provider, count(*) AS calls,
        sum(system_tokens) - arg_min(system_tokens, start_ns) AS resent_tokens,
+       arg_min(system_tokens, start_ns) AS first_tokens,
        avg(system_tokens) AS avg_system_tokens,
        list(span_id ORDER BY start_ns) AS span_ids
 FROM c GROUP BY trace_id, model
@@ -248,7 +249,8 @@ def check_uncached_system_prompt(ctx: Any):
     1,024+ tokens automatically when the prefix is identical; Anthropic needs
     `cache_control`). A system prompt paid at full price on every step is money spent for
     nothing. The estimated saving prices the system-prompt tokens of every call after the
-    first at the model's cache-read price instead of its input price (genai-prices).
+    first at the model's cache-read price instead of its input price, less the cache-write
+    premium of the first call where the provider charges one (genai-prices).
 
     ## Example
     12 calls, each with the same 3,000-token system prompt, `cache_read_tokens` always 0.
@@ -272,7 +274,10 @@ def check_uncached_system_prompt(ctx: Any):
         p = prices(ctx, r["model"], r["provider"])
         saving = None
         if p is not None and p[2] is not None:
-            saving = r["resent_tokens"] * (p[0] - p[2]) / 1e6
+            # Later calls read the prefix at the cache-read price; the first one writes it,
+            # which some providers bill above the input price (Anthropic: 1.25x).
+            write_premium = max(0.0, p[3] - p[0]) if p[3] is not None else 0.0
+            saving = max(0.0, (r["resent_tokens"] * (p[0] - p[2]) - r["first_tokens"] * write_premium) / 1e6)
         cost = totals.get(r["trace_id"], (0.0, None))[1]
         price_note = f"; at the cache-read price this would save {fmt_usd(saving)}" if saving is not None else ""
         yield make_finding(

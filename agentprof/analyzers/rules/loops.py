@@ -217,12 +217,39 @@ def check_action_loops(ctx: Any):
         )
 
 
-_NEW_RESULT_SQL = """
-SELECT span_id,
-       tool_args_hash IS NULL OR tool_args_hash = ''
-       OR row_number() OVER (PARTITION BY trace_id, coalesce(tool_name, name), tool_args_hash
-                             ORDER BY start_ns, span_id) = 1 AS is_new
-FROM spans WHERE category IN ('tool', 'retrieval') AND trace_id = ?
+# Steps whose tool calls all repeat an earlier (tool, arguments) pair of the run, and the
+# islands of consecutive such steps. Uses the analysis' temp tables ``steps`` and
+# ``step_members`` (see ``agentprof.analyzers.context``). Calls without an argument hash
+# count as new: we cannot tell.
+_NO_PROGRESS_SQL = """
+WITH calls AS (
+    SELECT rowid AS rid, trace_id, span_id,
+           coalesce(tool_args_hash, '') = '' OR row_number() OVER (
+               PARTITION BY trace_id, coalesce(tool_name, name), tool_args_hash ORDER BY start_ns, span_id) = 1 AS is_new
+    FROM spans WHERE category IN ('tool', 'retrieval')
+),
+per_step AS (
+    SELECT st.trace_id, st.step_index, st.span_id AS step_span_id,
+           count(c.span_id) AS n_tools, coalesce(bool_or(c.is_new), false) AS any_new,
+           list(c.span_id ORDER BY c.span_id) FILTER (WHERE c.span_id IS NOT NULL) AS tool_ids
+    FROM steps st
+    LEFT JOIN step_members m ON m.step_rid = st.step_rid
+    LEFT JOIN calls c ON c.rid = m.rid
+    GROUP BY st.trace_id, st.step_index, st.span_id
+),
+flagged AS (
+    SELECT *, n_tools > 0 AND NOT any_new AS stuck FROM per_step
+),
+islands AS (
+    SELECT *, step_index - row_number() OVER (PARTITION BY trace_id, stuck ORDER BY step_index) AS grp
+    FROM flagged
+)
+SELECT trace_id, min(step_index) AS first_step, max(step_index) AS last_step,
+       list(step_span_id ORDER BY step_index) AS step_ids,
+       flatten(list(tool_ids ORDER BY step_index)) AS tool_ids
+FROM islands WHERE stuck
+GROUP BY trace_id, grp HAVING count(*) >= ?
+ORDER BY trace_id, first_step
 """
 
 
@@ -261,40 +288,32 @@ def check_no_progress(ctx: Any):
       https://www.anthropic.com/engineering/building-effective-agents
     """
     need = max(1, int(threshold(ctx, "no_progress_steps", 3)))
-    for run in getattr(ctx, "runs", None) or ():
-        if len(run.steps) < need or run.tool_call_count == 0:
+    runs = {r.run_id: r for r in getattr(ctx, "runs", None) or ()}
+    if not runs:  # no analyzed runs, no step tables
+        return
+    for r in rows(ctx.con, _NO_PROGRESS_SQL, [need]):
+        run = runs.get(r["trace_id"])
+        if run is None:
             continue
-        is_new = dict(ctx.con.execute(_NEW_RESULT_SQL, [run.run_id]).fetchall())
-        streaks: list[list[Any]] = []
-        cur: list[Any] = []
-        for step in sorted(run.steps, key=lambda s: s.index):
-            if step.tool_span_ids and not any(is_new.get(s, True) for s in step.tool_span_ids):
-                cur.append(step)
-                continue
-            if len(cur) >= need:
-                streaks.append(cur)
-            cur = []
-        if len(cur) >= need:
-            streaks.append(cur)
-        for streak in streaks:
-            dur_s = sum(s.duration_ns for s in streak) / NS_PER_S
-            costs = [s.cost_usd for s in streak]
-            usd = sum(c for c in costs if c is not None) if any(c is not None for c in costs) else None
-            yield make_finding(
-                ctx,
-                "AP403",
-                run_id=run.run_id,
-                message=(
-                    f"Steps {streak[0].index}–{streak[-1].index} ({len(streak)} steps, {fmt_s(dur_s)}, "
-                    f"{fmt_usd(usd)}) only repeated tool calls made earlier in the run."
-                ),
-                suggestion="Stop or re-plan when a step brings no new tool result; show the model what it tried.",
-                span_ids=[s.span_id for s in streak] + [t for s in streak for t in s.tool_span_ids],
-                savings_s=dur_s,
-                savings_usd=usd,
-                wall_s=run.wall_ns / NS_PER_S,
-                cost_usd=run.cost_usd,
-            )
+        streak = [s for s in run.steps if r["first_step"] <= s.index <= r["last_step"]]
+        dur_s = sum(s.duration_ns for s in streak) / NS_PER_S
+        costs = [s.cost_usd for s in streak if s.cost_usd is not None]
+        usd = sum(costs) if costs else None
+        yield make_finding(
+            ctx,
+            "AP403",
+            run_id=run.run_id,
+            message=(
+                f"Steps {r['first_step']}–{r['last_step']} ({len(streak)} steps, {fmt_s(dur_s)}, "
+                f"{fmt_usd(usd)}) only repeated tool calls made earlier in the run."
+            ),
+            suggestion="Stop or re-plan when a step brings no new tool result; show the model what it tried.",
+            span_ids=list(r["step_ids"]) + list(r["tool_ids"] or []),
+            savings_s=dur_s,
+            savings_usd=usd,
+            wall_s=run.wall_ns / NS_PER_S,
+            cost_usd=run.cost_usd,
+        )
 
 
 _LIMIT_RE = (
