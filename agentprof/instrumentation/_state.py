@@ -12,6 +12,7 @@ logs it once per kind.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -30,6 +31,11 @@ clock: Callable[[], int] = time.time_ns
 
 capture_content: bool = False
 """Record (redacted) tool arguments and prompts on spans. Off by default."""
+
+framework_llm: contextvars.ContextVar[Any] = contextvars.ContextVar("agentprof_framework_llm", default=None)
+"""The framework LLM run (LangChain) in progress in this context, if any. An SDK call made
+inside it becomes its child span, so the framework span is recognised as a wrapper at ingest
+and the tokens are counted once. Holds an object with ``span`` and ``ended`` attributes."""
 
 _lock = threading.Lock()
 _counters: dict[str, int] = {

@@ -36,7 +36,7 @@ _INTERRUPTS = ("GraphInterrupt", "NodeInterrupt", "Interrupt")
 
 
 class _Run:
-    __slots__ = ("span", "start_ns", "category", "name", "first_token")
+    __slots__ = ("span", "start_ns", "category", "name", "first_token", "ended", "token")
 
     def __init__(self, span: Any, start_ns: int, category: str, name: str) -> None:
         self.span = span
@@ -44,6 +44,8 @@ class _Run:
         self.category = category
         self.name = name
         self.first_token = False
+        self.ended = False
+        self.token: Any = None
 
 
 def _message_chars(messages: Sequence[Any]) -> dict[str, int]:
@@ -95,6 +97,13 @@ class AgentprofCallbackHandler(BaseCallbackHandler):
         run = self._runs.pop(run_id, None)
         if run is None:
             return
+        run.ended = True
+        if run.token is not None:
+            try:
+                _state.framework_llm.reset(run.token)
+            except ValueError:  # ended in another context (e.g. a stream consumed elsewhere): harmless
+                pass
+            run.token = None
         try:
             span = run.span
             if attrs:
@@ -201,9 +210,15 @@ class AgentprofCallbackHandler(BaseCallbackHandler):
                 attrs["gen_ai.input.messages"] = g.orjson.dumps(
                     redact_value([{"role": getattr(m, "type", "?"), "content": getattr(m, "content", None)} for m in flat]),
                     default=str).decode()
-            self._start(run_id, parent_run_id, name, "llm", attrs, SpanKind.CLIENT)
+            self._start_llm(run_id, parent_run_id, name, attrs)
         except Exception as exc:
             _state.note_error("langchain-llm-start", exc)
+
+    def _start_llm(self, run_id: UUID, parent_run_id: UUID | None, name: str, attrs: dict[str, Any]) -> None:
+        run = self._start(run_id, parent_run_id, name, "llm", attrs, SpanKind.CLIENT)
+        if run is not None:
+            # An instrumented SDK call made by this model becomes our child (see _state.framework_llm).
+            run.token = _state.framework_llm.set(run)
 
     def on_llm_start(self, serialized: dict[str, Any] | None, prompts: list[str], *, run_id: UUID,
                      parent_run_id: UUID | None = None, tags: list[str] | None = None,
@@ -216,7 +231,7 @@ class AgentprofCallbackHandler(BaseCallbackHandler):
             attrs[g.TOOL_OUTPUT_CHARS] = 0
             if _state.capture_content:
                 attrs["gen_ai.input.messages"] = g.orjson.dumps([redact(p) for p in prompts]).decode()
-            self._start(run_id, parent_run_id, name, "llm", attrs, SpanKind.CLIENT)
+            self._start_llm(run_id, parent_run_id, name, attrs)
         except Exception as exc:
             _state.note_error("langchain-llm-start", exc)
 

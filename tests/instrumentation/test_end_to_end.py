@@ -127,3 +127,51 @@ def test_anthropic_sdk_own_spans_do_not_double_count(tmp_path):
     ingest_files(con, [tmp_path])
     assert con.execute("SELECT count(*), sum(input_tokens), sum(output_tokens) FROM spans WHERE category='llm'") \
         .fetchone() == (2, 300, 30)
+
+
+def test_langchain_model_calling_an_instrumented_sdk_counts_tokens_once(trace_dir, llm_server):
+    """A LangChain chat model whose calls go through the (patched) OpenAI SDK: the SDK span
+    nests under the LangChain LLM span, which ingest then treats as a wrapper."""
+    import asyncio
+
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
+
+    from agentprof.instrumentation.langchain import AgentprofCallbackHandler
+
+    sync_client = openai.OpenAI(base_url=llm_server.openai_url, api_key="sk-test", max_retries=0)
+    async_client = openai.AsyncOpenAI(base_url=llm_server.openai_url, api_key="sk-test", max_retries=0)
+
+    def to_result(resp):
+        usage = {"input_tokens": resp.usage.prompt_tokens, "output_tokens": resp.usage.completion_tokens,
+                 "total_tokens": resp.usage.total_tokens}
+        msg = AIMessage(content=resp.choices[0].message.content, usage_metadata=usage)
+        return ChatResult(generations=[ChatGeneration(message=msg)])
+
+    class SdkChat(BaseChatModel):
+        @property
+        def _llm_type(self) -> str:
+            return "sdk-chat"
+
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            return to_result(sync_client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}]))
+
+        async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
+            resp = await async_client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+            return to_result(resp)
+
+    agentprof.instrument("openai")
+    handler = AgentprofCallbackHandler()
+    model = SdkChat()
+    model.invoke("hi", config={"callbacks": [handler]})
+
+    async def concurrent():
+        await asyncio.gather(*(model.ainvoke("hi", config={"callbacks": [handler]}) for _ in range(3)))
+
+    asyncio.run(concurrent())
+    con = _ingest(trace_dir)
+    assert con.execute("SELECT count(*), sum(input_tokens), sum(output_tokens) FROM spans WHERE category='llm'") \
+        .fetchone() == (4, 480, 120)
+    # every SDK span sits under its own LangChain run
+    assert con.execute("SELECT count(DISTINCT parent_span_id) FROM spans WHERE category='llm'").fetchone() == (4,)

@@ -92,7 +92,12 @@ class LlmCall:
                 content = {k: kwargs[k] for k in ("system", "instructions", "messages", "input") if k in kwargs}
                 attrs["gen_ai.input.messages"] = orjson.dumps(redact_value(content), default=str).decode()
             name = f"{operation} {model}" if isinstance(model, str) else operation
-            span = _state.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs, start_time=start_ns)
+            parent = None
+            framework_run = _state.framework_llm.get()
+            if framework_run is not None and not framework_run.ended:
+                parent = set_span_in_context(framework_run.span)  # e.g. inside a LangChain chat model run
+            span = _state.tracer.start_span(name, context=parent, kind=SpanKind.CLIENT, attributes=attrs,
+                                            start_time=start_ns)
             return cls(span, start_ns)
         except Exception as exc:
             _state.note_error("llm-call-open", exc)
