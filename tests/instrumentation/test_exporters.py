@@ -224,3 +224,46 @@ def test_duckdb_exporter_several_processes_one_store(tmp_path):
     finally:
         con.close()
     assert rows == (300, 300, "tool", "tool", "work", 300)
+
+
+def test_otlp_exporter_sends_to_a_collector():
+    """exporter="otlp": the standard OTLP/HTTP protobuf exporter, here to a local collector stub."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, self.headers["Content-Type"], ExportTraceServiceRequest.FromString(body)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        agentprof.configure(f"http://127.0.0.1:{httpd.server_address[1]}/v1/traces", exporter="otlp",
+                            set_global=False)
+
+        @agentprof.tool
+        def lookup(k):
+            return k
+
+        lookup("a")
+        agentprof.shutdown()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert len(received) == 1
+    path, ctype, msg = received[0]
+    assert path == "/v1/traces" and ctype == "application/x-protobuf"
+    span = msg.resource_spans[0].scope_spans[0].spans[0]
+    assert span.name == "execute_tool lookup"
+    assert {kv.key: kv.value.string_value for kv in span.attributes}["gen_ai.tool.name"] == "lookup"
