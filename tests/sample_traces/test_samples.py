@@ -165,8 +165,13 @@ def test_totals(sample, name: str) -> None:
     runs, spans, llm, tools, inp, out, cost = TOTALS[name]
     (src,) = a.sources
     assert (src.spans_read, src.spans_skipped, src.problems) == (spans, 0, ())
-    suffix = a.path.suffix
-    assert src.format == FORMATS.get(suffix, "otlp-jsonl")
+    expected_format = FORMATS.get(a.path.suffix)
+    if expected_format == "otlp-jsonl+gzip":
+        assert src.format.startswith("otlp-json") and src.format.endswith("+gzip")
+    elif expected_format:
+        assert src.format == expected_format
+    else:
+        assert src.format.startswith("otlp-json") and "gzip" not in src.format
     p = a.profile
     assert p.aggregates.run_count == runs
     assert sum(r.span_count for r in p.runs) == spans
@@ -233,8 +238,8 @@ def test_coding_agent_context_growth(sample) -> None:
     total = sum(buckets.values())
     assert (buckets["history"] + buckets["tool_outputs"]) / total > 0.8
     assert buckets["tool_outputs"] == max(buckets.values())
-    (f,) = a.findings("AP202")
-    assert "11." in f.message  # the run costs over 10x its largest single call
+    # the run costs over 10x its largest single call (AP202, expected above)
+    assert run.cost_usd / max(s.cost_usd for s in run.steps) == pytest.approx(11.35, abs=0.1)
 
 
 def test_crm_latency_components(sample) -> None:
@@ -268,25 +273,28 @@ def test_healthy_run(sample) -> None:
     assert [s.duration_ns / 1e6 for s in run.spans if s.category == "llm"] == [420, 380, 650]
 
 
-def _genai_price_per_token(model: str) -> tuple[float, float]:
-    """(input, cache-read) USD per token at a small input size, straight from genai-prices."""
+def _genai_price_per_token(model: str) -> tuple[float, float, float]:
+    """(input, cache read, cache write) USD per token at a small input size, from genai-prices."""
     from genai_prices import Usage, calc_price
 
     n = 10_000
     full = calc_price(Usage(input_tokens=n), model_ref=model)
-    cached = calc_price(Usage(input_tokens=n, cache_read_tokens=n), model_ref=model)
-    return float(full.input_price) / n, float(cached.input_price) / n
+    read = calc_price(Usage(input_tokens=n, cache_read_tokens=n), model_ref=model)
+    write = calc_price(Usage(input_tokens=n, cache_write_tokens=n), model_ref=model)
+    return float(full.input_price) / n, float(read.input_price) / n, float(write.input_price) / n
 
 
 def test_tool_schema_and_caching_savings_use_real_prices(sample) -> None:
     a = sample("support_agent_tool_schemas.json")
-    p_in, p_cache = _genai_price_per_token("claude-sonnet-4-5")
+    p_in, p_read, p_write = _genai_price_per_token("claude-sonnet-4-5")
     for run in a.profile.runs:
         system = [s.buckets.system_tokens for s in run.steps]
         schemas = sum(s.buckets.tool_schemas_tokens for s in run.steps)
         assert all(s.buckets.tool_schemas_tokens / s.input_tokens > 0.5 for s in run.steps)
         (cache,) = [f for f in a.findings("AP203") if f.run_id == run.run_id]
-        assert cache.est_savings_usd == pytest.approx(sum(system[1:]) * (p_in - p_cache), rel=0.02)
+        # every later call reads the system prompt from the cache; the first one pays to write it
+        expected = sum(system[1:]) * (p_in - p_read) - system[0] * (p_write - p_in)
+        assert cache.est_savings_usd == pytest.approx(expected, rel=0.02)
         (tools,) = [f for f in a.findings("AP204") if f.run_id == run.run_id]
         cut = schemas - 0.25 * (run.input_tokens - schemas) / 0.75
         assert tools.est_savings_usd == pytest.approx(cut * p_in, rel=0.02)
