@@ -73,7 +73,7 @@ def test_jsonl_line_is_valid_otlp_and_round_trips_through_proto():
 
 def test_default_layout_one_file_per_process(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    exp = agentprof.configure()
+    exp = agentprof.configure(set_global=False)  # default layout; leave the global provider alone
     try:
         @agentprof.tool
         def t():
