@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sample_traces.conftest import SAMPLES_DIR
-
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "sample_traces"
 SAMPLE_SUFFIXES = (".json", ".jsonl", ".gz", ".pb")
 
 
