@@ -57,7 +57,10 @@ def generate_one(module, out_dir: Path, index: int) -> Path:
     seed = SEED + 1000 * index
     sim = Sim(clock, seed + 1)
     with MockLLMServer(clock) as server, instrumented(clock, collector, seed=seed, service_name=module.SERVICE):
-        module.run(sim, server, collector) if getattr(module, "NEEDS_COLLECTOR", False) else module.run(sim, server)
+        if getattr(module, "NEEDS_COLLECTOR", False):  # runs part of its agent "in another service"
+            module.run(sim, server, collector)
+        else:
+            module.run(sim, server)
         if server.sync_timeouts:
             raise RuntimeError(f"{module.NAME}: {server.sync_timeouts} streamed replies were not timed by the client")
         if server.pending():

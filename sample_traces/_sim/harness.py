@@ -17,9 +17,16 @@ from .ids import SeededIdGenerator
 
 @contextlib.contextmanager
 def instrumented(clock: VirtualClock, collector: Collector, *, seed: int, service_name: str) -> Iterator[None]:
-    """agentprof configured to read ``clock`` and export into ``collector`` with seeded ids."""
-    import agentprof
+    """agentprof configured to read ``clock`` and export into ``collector`` with seeded ids.
 
+    Raises when the instrumentation dropped a span or hit an internal problem during the
+    scenario: a sample must hold everything the simulated agent did.
+    """
+    import agentprof
+    from agentprof.instrumentation import stats
+
+    watched = ("spans_dropped", "instrumentation_errors", "export_errors")
+    before = {k: stats().get(k, 0) for k in watched}
     agentprof.configure(
         exporter=collector,
         service_name=service_name,
@@ -34,6 +41,9 @@ def instrumented(clock: VirtualClock, collector: Collector, *, seed: int, servic
         yield
     finally:
         agentprof.shutdown()  # flushes every queued span into the collector
+    problems = {k: stats().get(k, 0) - before[k] for k in watched if stats().get(k, 0) != before[k]}
+    if problems:
+        raise RuntimeError(f"{service_name}: agentprof's instrumentation reported {problems}; see the log above")
 
 
 class Sim:
