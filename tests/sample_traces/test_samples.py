@@ -156,6 +156,15 @@ def test_cross_run_repeated_tool_call_is_reported(sample, name: str, tool: str) 
     assert cross_run, f"{repeats} repeated {tool} calls across runs, no finding"
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "AP102 names the slow tool and its critical-path share but estimates no saving "
+    "(est_savings_s is None); crm_get_customer holds ~4.3 s of a median 8.2 s run, so a saving "
+    "(e.g. the time above a cached/p50 call, or the whole call when served from a cache) is expected"))
+def test_slow_tool_finding_has_a_saving(sample) -> None:
+    (f,) = sample("crm_tool_latency.jsonl.gz").findings("AP102")
+    assert f.est_savings_s is not None and f.est_savings_s > 0
+
+
 # ----------------------------------------------------------------------------- key numbers
 
 
