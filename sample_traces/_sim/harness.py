@@ -79,7 +79,6 @@ def fake_chat(
     cached_tokens: int = 0,
     sizes: dict[str, int] | None = None,
     finish: str = "stop",
-    fail: BaseException | None = None,
 ) -> dict[str, Any]:
     """One LLM call through ``@agentprof.llm``: advances the clock and returns a provider-shaped
     response, from which the decorator records usage, response model and finish reason."""
@@ -97,8 +96,6 @@ def fake_chat(
         if sizes:
             span.set_prompt_sizes(**sizes)
         sim.work_ms(gen_ms)
-        if fail is not None:
-            raise fail
         if provider == "anthropic":
             return {
                 "type": "message", "role": "assistant", "model": response_model or model, "stop_reason": finish,

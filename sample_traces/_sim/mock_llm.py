@@ -94,7 +94,6 @@ class MockLLMServer:
         self._script: collections.deque[Reply] = collections.deque()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self.served: list[dict[str, Any]] = []
         self.sync_timeouts = 0
         """Streams whose first chunk the client never timed: their TTFT would not be deterministic."""
         self._httpd: ThreadingHTTPServer | None = None
@@ -144,9 +143,7 @@ class MockLLMServer:
                 raise RuntimeError(f"mock LLM: no scripted reply left for {path}")
             reply = self._script.popleft()
             n = next(self._ids)
-            chars = prompt_chars(body)
-            self.served.append({"path": path, "model": body.get("model"), "prompt_chars": chars})
-        return reply, math.ceil(chars / 4), f"{n:06d}"
+        return reply, math.ceil(prompt_chars(body) / 4), f"{n:06d}"
 
 
 class _QuietServer(ThreadingHTTPServer):
