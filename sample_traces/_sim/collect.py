@@ -108,10 +108,23 @@ def write_otlp_json(path: Path, spans: Sequence[ReadableSpan]) -> None:
 
 
 def write_jsonl(path: Path, spans: Sequence[ReadableSpan], *, batch: int = 256, compress: bool = False) -> None:
-    """OTLP JSON lines, one ``{"resourceSpans": [...]}`` line per batch, as JsonlSpanExporter writes."""
-    data = b"".join(_otlp_json(spans[i : i + batch]) + b"\n" for i in range(0, len(spans), batch))
+    """OTLP JSON lines written by agentprof's own ``JsonlSpanExporter``, one line per batch of spans.
+
+    With ``compress`` the lines are gzip-compressed (mtime 0 and no file name in the header,
+    so the same spans give the same bytes).
+    """
+    import tempfile
+
+    from agentprof.instrumentation.exporters import JsonlSpanExporter
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = Path(tmp) / "spans.jsonl"
+        exporter = JsonlSpanExporter(lines)
+        for i in range(0, len(spans), batch):
+            exporter.export(spans[i : i + batch])
+        exporter.shutdown()
+        data = lines.read_bytes()
     if compress:
-        # mtime=0 and no file name in the header: the same spans give the same bytes.
         with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
             gz.write(data)
     else:
