@@ -83,8 +83,7 @@ def analyze(
 
     thresholds = {k: float(config.threshold(k, v)) for k, v in ALERT_THRESHOLDS.items()}
     thresholds.update(_rule_thresholds(config))
-    thresholds.update({k: float(v) for k, v in config.thresholds.items()})
-    unknown = sorted({m for r in runs_t for m in r.unknown_models} | set(getattr(pricing, "unknown_models", ()) or ()))
+    unknown = sorted({m for r in runs_t for m in r.unknown_models} | set(pricing.unknown_models))
     return Profile(
         agentprof_version=__version__,
         sources=tuple(sources),
@@ -93,7 +92,7 @@ def analyze(
         findings=tuple(findings),
         thresholds=dict(sorted(thresholds.items())),
         unknown_models=tuple(unknown),
-        price_notes=tuple(getattr(pricing, "notes", ()) or ()),
+        price_notes=tuple(pricing.notes),
         runs_elided=max(0, len(runs_t) - len(detailed)),
     )
 
@@ -143,26 +142,18 @@ def _store_tree(con: duckdb.DuckDBPyConnection, facts: Any) -> None:
 
 
 def _apply_prices(con: duckdb.DuckDBPyConnection, config: Config) -> Any:
-    try:
-        from agentprof.pricing import apply_prices
-    except ImportError:
-        log.warning("agentprof.pricing is not available: costs are only those the traces reported")
-        return None
+    from agentprof.pricing import apply_prices
+
     return apply_prices(con, config)
 
 
 def _run_rules(ctx: RuleContext) -> list[Finding]:
-    try:
-        from agentprof.analyzers.rules import run_rules
-    except ImportError:
-        log.warning("agentprof.analyzers.rules is not available: no findings")
-        return []
+    from agentprof.analyzers.rules import run_rules
+
     return list(run_rules(ctx))
 
 
 def _rule_thresholds(config: Config) -> dict[str, float]:
-    try:
-        from agentprof.analyzers.rules._registry import effective_thresholds
-    except ImportError:
-        return {}
+    from agentprof.analyzers.rules import effective_thresholds
+
     return effective_thresholds(config)
