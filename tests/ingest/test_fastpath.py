@@ -160,6 +160,19 @@ def test_every_supported_encoding_matches_lenient_reader(tmp_path):
     assert by_id["0000000000000003"]["kind"] == "UNSPECIFIED"
 
 
+def test_a_pretty_printed_document_equals_the_document_reader(tmp_path):
+    from agentprof.ingest import otlp_json
+    from agentprof.ingest._report import FileReport
+    from agentprof.ingest.raw import rows_to_arrow
+
+    p = tmp_path / "doc.json"
+    p.write_text(json.dumps(orjson.loads(_line([_span(), _span(spanId="0000000000000009")])), indent=2))
+    fast = _store_rows(iter_raw_batches_jsonl(p, source_format="otlp-json"))
+    with open(p, "rb") as f:
+        slow = _store_rows(rows_to_arrow(r, "otlp-json", str(p)) for r in otlp_json.read_document(f, FileReport(str(p)), 100))
+    assert len(fast) == 2 and fast == slow
+
+
 def test_raw_form_of_one_span(tmp_path):
     p = tmp_path / "one.jsonl"
     p.write_bytes(_line([_span()]))
