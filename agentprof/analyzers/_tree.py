@@ -207,14 +207,19 @@ def _build(*, rid, trace_col, parent_rid, category, start_ns, end_ns, agent, ttf
     start_all = ext(start_ns, 0)
     end_all = ext(end_fixed, 0)
     if len(multi):
-        # Virtual root interval: earliest root start .. latest root end (0 length when no root).
+        # Virtual root interval: earliest root start .. latest root end. A run whose spans all
+        # sit in parent cycles has no root: its interval is that of all its spans, and all
+        # of it is unattributed time.
         rs = np.full(n_traces, np.iinfo(np.int64).max, dtype=np.int64)
         re = np.full(n_traces, np.iinfo(np.int64).min, dtype=np.int64)
         np.minimum.at(rs, trace[hang], start_ns[hang])
         np.maximum.at(re, trace[hang], end_fixed[hang])
-        has = re[multi] >= rs[multi]
-        start_all[n:] = np.where(has, rs[multi], 0)
-        end_all[n:] = np.where(has, re[multi], 0)
+        none = (rs > re) & multi_mask
+        if none.any():
+            np.minimum.at(rs, trace[none[trace]], start_ns[none[trace]])
+            np.maximum.at(re, trace[none[trace]], end_fixed[none[trace]])
+        start_all[n:] = rs[multi]
+        end_all[n:] = re[multi]
 
     cs, ce, depth = _clip(parent, start_all, end_all)
     return SpanTree(

@@ -161,3 +161,11 @@ def test_parallel_saving_shifts_dependent_later_work(builder: TraceBuilder) -> N
     # Together a and b finish at 11 instead of 16; "side" keeps running until 14, but the
     # later LLM call waited for b (it started after 16), so the run ends 5 s sooner.
     assert parallel_saving_ns(run.spans, [a, b]) == 5 * S
+
+
+def test_a_run_made_only_of_a_parent_cycle_keeps_its_time_unattributed(builder: TraceBuilder) -> None:
+    builder.span("a", category="tool", span_id="000000000000000a", parent="000000000000000b", start=1, end=4)
+    builder.span("b", category="tool", span_id="000000000000000b", parent="000000000000000a", start=2, end=6)
+    run = analyze_builder(builder)[0].runs[0]
+    assert (run.start_ns, run.wall_ns) == (builder.rows[0]["start_ns"], 5 * S)
+    assert components(run)["unattributed"] == 5 * S and run.critical_path == ()
