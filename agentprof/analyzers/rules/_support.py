@@ -18,15 +18,6 @@ SPAN_IDS_MAX: Final = 50
 HIGH_SEVERITY_SHARE: Final = {"high_severity_share": 0.2}
 """Threshold every rule with a saving reads: a saving >= this share of the run is high severity."""
 
-ROOTS_CTE: Final = """
-roots AS (
-    SELECT s.trace_id, s.span_id, s.name, s.status, s.status_message, s.error_type, s.start_ns, s.end_ns
-    FROM spans s
-    WHERE s.parent_span_id IS NULL
-       OR NOT EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)
-)"""
-"""A WITH clause (without WITH) naming the root spans of every trace (orphans count as roots)."""
-
 PART_CHARS_TOTAL: Final = (
     "(coalesce(system_chars, 0) + coalesce(tool_schema_chars, 0)"
     " + coalesce(history_chars, 0) + coalesce(tool_output_chars, 0))"
@@ -144,6 +135,19 @@ def prices(ctx: Any, model: str | None, provider: str | None = None) -> tuple[fl
     if got is None:
         return None
     return tuple(None if v is None else float(v) for v in got)  # type: ignore[return-value]
+
+
+def price_memo(ctx: Any):
+    """``prices`` with a memo, for rules that price many rows of few models."""
+    memo: dict[tuple[str | None, str | None], Any] = {}
+
+    def lookup(model: str | None, provider: str | None = None):
+        key = (model, provider)
+        if key not in memo:
+            memo[key] = prices(ctx, model, provider)
+        return memo[key]
+
+    return lookup
 
 
 def fmt_s(seconds: float) -> str:

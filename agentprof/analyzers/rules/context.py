@@ -14,7 +14,7 @@ from agentprof.analyzers.rules._support import (
     make_finding,
     part_tokens_sql,
     pct,
-    prices,
+    price_memo,
     rows,
     run_totals,
     threshold,
@@ -169,6 +169,7 @@ def check_history_share(ctx: Any):
     - Anthropic, effective context engineering for AI agents:
       https://www.anthropic.com/engineering/effective-context-engineering-for-ai-agents
     """
+    price = price_memo(ctx)
     limit = threshold(ctx, "history_share_max", 0.7)
     min_input = threshold(ctx, "history_min_input_tokens", 20_000)
     totals = run_totals(ctx)
@@ -184,7 +185,7 @@ def check_history_share(ctx: Any):
         for g in groups:
             rest = g["input_tokens"] - (g["history_tokens"] or 0)
             cut = max(0.0, (g["history_tokens"] or 0) - limit * rest / (1 - limit))
-            p = prices(ctx, g["model"], g["provider"])
+            p = price(g["model"], g["provider"])
             if cut and (p is None or saving is None):
                 saving = None
             elif cut and saving is not None:

@@ -13,7 +13,7 @@ from agentprof.analyzers.rules._support import (
     make_finding,
     part_tokens_sql,
     pct,
-    prices,
+    price_memo,
     rows,
     run_totals,
     threshold,
@@ -268,10 +268,11 @@ def check_uncached_system_prompt(ctx: Any):
     - OpenAI prompt caching: https://platform.openai.com/docs/guides/prompt-caching
     - Anthropic prompt caching: https://docs.claude.com/en/docs/build-with-claude/prompt-caching
     """
+    price = price_memo(ctx)
     min_tokens = threshold(ctx, "cache_min_prefix_tokens", 1024)
     totals = run_totals(ctx)
     for r in rows(ctx.con, _SYSTEM_SQL, [min_tokens]):
-        p = prices(ctx, r["model"], r["provider"])
+        p = price(r["model"], r["provider"])
         saving = None
         if p is not None and p[2] is not None:
             # Later calls read the prefix at the cache-read price; the first one writes it,
@@ -345,6 +346,7 @@ def check_tool_schemas(ctx: Any):
     - Anthropic, writing effective tools for agents:
       https://www.anthropic.com/engineering/writing-tools-for-agents
     """
+    price = price_memo(ctx)
     limit = threshold(ctx, "tool_schema_share_max", 0.25)
     totals = run_totals(ctx)
     per: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -362,7 +364,7 @@ def check_tool_schemas(ctx: Any):
             cut = max(0.0, g["schema_tokens"] - target)
             if cut == 0:
                 continue
-            p = prices(ctx, g["model"], g["provider"])
+            p = price(g["model"], g["provider"])
             if p is None or saving is None:
                 saving = None
                 continue
@@ -389,7 +391,7 @@ SELECT trace_id, request_model AS model, any_value(provider) AS provider, count(
        sum(output_tokens) AS output_tokens,
        list(span_id ORDER BY start_ns) AS span_ids
 FROM spans
-WHERE category = 'llm' AND request_model IS NOT NULL AND output_tokens IS NOT NULL
+WHERE category = 'llm' AND list_contains(?, request_model) AND output_tokens IS NOT NULL
   AND input_tokens IS NOT NULL AND output_tokens <= ?
 GROUP BY trace_id, request_model HAVING count(*) >= ?
 ORDER BY trace_id, model
@@ -432,14 +434,18 @@ def check_model_routing(ctx: Any):
     - OpenAI model selection guide: https://platform.openai.com/docs/guides/model-selection
     - Anthropic, choosing a model: https://docs.claude.com/en/docs/about-claude/models/choosing-a-model
     """
+    price = price_memo(ctx)
     max_out = threshold(ctx, "routing_output_tokens_max", 150)
     min_calls = threshold(ctx, "routing_calls_min", 2)
     totals = run_totals(ctx)
-    for r in rows(ctx.con, _SHORT_SQL, [max_out, min_calls]):
+    models = [m for (m,) in ctx.con.execute(
+        "SELECT DISTINCT request_model FROM spans WHERE category = 'llm' AND request_model IS NOT NULL").fetchall()]
+    routable = [m for m in models if cheaper_model(m)]
+    if not routable:
+        return
+    for r in rows(ctx.con, _SHORT_SQL, [routable, max_out, min_calls]):
         cheap = cheaper_model(r["model"])
-        if cheap is None:
-            continue
-        strong_p, cheap_p = prices(ctx, r["model"], r["provider"]), prices(ctx, cheap, r["provider"])
+        strong_p, cheap_p = price(r["model"], r["provider"]), price(cheap, r["provider"])
         if strong_p is None or cheap_p is None:
             continue
 

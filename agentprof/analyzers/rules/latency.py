@@ -59,6 +59,8 @@ SELECT trace_id, parent_span_id,
 FROM batched
 GROUP BY trace_id, parent_span_id, batch
 HAVING count(*) >= 2 AND count(*) FILTER (WHERE new_batch = 0 AND start_ns >= prev_end_ns) >= 1
+   -- Running the batch together cannot gain more than its span minus its longest call.
+   AND max(end_ns) - min(start_ns) - max(end_ns - start_ns) >= ? * 1e9
 ORDER BY trace_id, start_ns
 """
 
@@ -122,7 +124,7 @@ def check_sequential_tools(ctx: Any):
     """
     min_s = threshold(ctx, "parallel_saving_min_s", 0.5)
     totals = run_totals(ctx)
-    for g in rows(ctx.con, _SEQUENTIAL_TOOLS_SQL):
+    for g in rows(ctx.con, _SEQUENTIAL_TOOLS_SQL, [min_s]):
         saving_ns = _parallel_saving_ns(ctx.con, g["trace_id"], list(g["span_ids"]))
         saving_s = saving_ns / NS_PER_S
         if saving_s < min_s:
@@ -144,6 +146,29 @@ def check_sequential_tools(ctx: Any):
             savings_s=saving_s,
             wall_s=wall_s,
         )
+
+
+# Time each tool's calls hold the critical path, per run (``span_tree`` is left on the
+# connection by the analysis: per-span time on the path).
+_TOOL_ON_PATH_SQL = """
+WITH walls AS (SELECT trace_id, max(end_ns) - min(start_ns) AS wall_ns FROM spans GROUP BY trace_id),
+on_path AS (
+    SELECT s.trace_id, coalesce(s.tool_name, s.name) AS tool, sum(t.on_path_ns) AS on_ns,
+           list(s.span_id ORDER BY s.start_ns, s.span_id) AS span_ids
+    FROM spans s JOIN span_tree t ON t.rid = s.rowid
+    WHERE s.category IN ('tool', 'retrieval') AND t.on_path_ns > 0
+    GROUP BY ALL
+)
+SELECT o.*, o.on_ns / w.wall_ns AS share
+FROM on_path o JOIN walls w USING (trace_id)
+WHERE w.wall_ns > 0 AND o.on_ns > ? * w.wall_ns
+"""
+_TOOL_STATS_SQL = """
+SELECT coalesce(tool_name, name) AS tool, count(*) AS calls,
+       quantile_cont(end_ns - start_ns, 0.5) / 1e9 AS p50_s,
+       quantile_cont(end_ns - start_ns, 0.95) / 1e9 AS p95_s
+FROM spans WHERE category IN ('tool', 'retrieval') GROUP BY ALL
+"""
 
 
 @rule(
@@ -182,47 +207,14 @@ def check_slow_tool(ctx: Any):
       https://www.jaegertracing.io/docs/latest/frontend-ui/
     """
     limit = threshold(ctx, "tool_critical_share_max", 0.4)
-    segs: list[tuple[str, str, int]] = []
-    walls: dict[str, int] = {}
-    for run in getattr(ctx, "runs", None) or ():
-        walls[run.run_id] = run.wall_ns
-        for seg in run.critical_path:
-            if seg.category in ("tool", "retrieval") and seg.on_path_ns > 0:
-                segs.append((run.run_id, seg.span_id, seg.on_path_ns))
-    if not segs:
+    run_count = len(getattr(ctx, "runs", None) or ())
+    if not run_count:  # no analyzed runs, no critical path
         return
-    ids = [s[1] for s in segs]
-    names = {
-        (r["trace_id"], r["span_id"]): r["tool"]
-        for r in rows(
-            ctx.con,
-            "SELECT trace_id, span_id, coalesce(tool_name, name) AS tool FROM spans "
-            "WHERE category IN ('tool', 'retrieval') AND list_contains(?, span_id)",
-            [ids],
-        )
-    }
-    stats = {
-        r["tool"]: r
-        for r in rows(
-            ctx.con,
-            """SELECT coalesce(tool_name, name) AS tool, count(*) AS calls,
-                      quantile_cont(end_ns - start_ns, 0.5) / 1e9 AS p50_s,
-                      quantile_cont(end_ns - start_ns, 0.95) / 1e9 AS p95_s
-               FROM spans WHERE category IN ('tool', 'retrieval') GROUP BY ALL""",
-        )
-    }
-    per: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
-    for run_id, span_id, on_ns in segs:
-        tool = names.get((run_id, span_id))
-        if tool is not None:
-            per[(run_id, tool)].append((span_id, on_ns))
+    stats = {r["tool"]: r for r in rows(ctx.con, _TOOL_STATS_SQL)}
     # One finding per tool across runs: (share, run_id, on_ns, span ids) of each run it dominates.
     hot: dict[str, list[tuple[float, str, int, list[str]]]] = defaultdict(list)
-    for (run_id, tool), items in per.items():
-        on_ns = sum(n for _, n in items)
-        wall = walls.get(run_id) or 0
-        if wall and on_ns / wall > limit:
-            hot[tool].append((on_ns / wall, run_id, on_ns, [sid for sid, _ in items]))
+    for r in rows(ctx.con, _TOOL_ON_PATH_SQL, [limit]):
+        hot[r["tool"]].append((r["share"], r["trace_id"], r["on_ns"], list(r["span_ids"])))
     for tool, runs in sorted(hot.items()):
         runs.sort(key=lambda r: (-r[0], r[1]))
         st = stats.get(tool, {})
@@ -236,7 +228,7 @@ def check_slow_tool(ctx: Any):
             run_id = None
             shares = sorted(r[0] for r in runs)
             message = (f"Tool {tool!r} holds more than {pct(limit)} of the critical path in {len(runs)} of "
-                       f"{len(walls)} runs (median {pct(shares[len(shares) // 2])}, up to {pct(shares[-1])}); "
+                       f"{run_count} runs (median {pct(shares[len(shares) // 2])}, up to {pct(shares[-1])}); "
                        f"{spread}.")
         yield make_finding(
             ctx,

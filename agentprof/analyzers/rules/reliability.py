@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from agentprof.analyzers.rules._registry import rule
-from agentprof.analyzers.rules._support import ROOTS_CTE, SPAN_IDS_MAX, fmt_s, make_finding, pct, rows, threshold
+from agentprof.analyzers.rules._support import SPAN_IDS_MAX, fmt_s, make_finding, pct, rows, threshold
 
 _TOOL_ERRORS_SQL = """
 SELECT coalesce(tool_name, name) AS tool, count(*) AS calls,
@@ -150,9 +150,8 @@ def check_retry_backoff(ctx: Any):
         )
 
 
-_IGNORED_SQL = f"""
-WITH {ROOTS_CTE},
-ok_runs AS (SELECT trace_id FROM roots GROUP BY trace_id HAVING count(*) FILTER (WHERE status = 'error') = 0),
+_IGNORED_SQL = """
+WITH ok_runs AS (SELECT run_id AS trace_id FROM runs WHERE ok),
 t AS (SELECT trace_id, span_id, coalesce(tool_name, name) AS tool, start_ns, status, error_type
       FROM spans WHERE category IN ('tool', 'retrieval'))
 SELECT e.trace_id, list(e.span_id ORDER BY e.start_ns) AS span_ids, list(DISTINCT e.tool) AS tools,
@@ -175,7 +174,7 @@ def check_ignored_errors(ctx: Any):
     """
     ## What it does
     Finds tool calls that failed and whose tool was never called again later in the run,
-    in runs that still ended without an error. This is a heuristic: the agent may have
+    in runs that still ended ok (no failed root span, no unrecovered LLM or agent error). This is a heuristic: the agent may have
     mentioned the failure in its answer, which the trace does not show.
 
     ## Why is this bad?
