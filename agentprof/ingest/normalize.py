@@ -64,9 +64,14 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "gen_ai.usage.reasoning_tokens",
         "llm.usage.reasoning_tokens",
         "llm.token_count.completion_details.reasoning",
+        "gen_ai.usage.details.reasoning_tokens",  # pydantic-ai
     ),
     "ttft_ns": ("agentprof.ttft_ns",),
-    "ttft_s": ("gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token"),
+    "ttft_s": (
+        "gen_ai.response.time_to_first_chunk",
+        "gen_ai.client.operation.time_to_first_chunk",  # pydantic-ai
+        "gen_ai.server.time_to_first_token",
+    ),
     "serialization_ns": ("agentprof.request.serialization_ns",),
     "finish_reason": (
         "gen_ai.response.finish_reasons[0]",
@@ -100,7 +105,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "error_type": ("error.type", "exception.type"),
     "escalated": ("agentprof.human_approval",),
-    "cost_usd": ("agentprof.cost_usd", "llm.cost.total", "gen_ai.usage.cost", "gen_ai.cost.total_usd"),
+    "cost_usd": ("agentprof.cost_usd", "llm.cost.total", "gen_ai.usage.cost", "gen_ai.cost.total_usd", "operation.cost"),
     "step_number": ("agentprof.step.number",),
     "system_chars": ("agentprof.prompt.system_chars",),
     "tool_schema_chars": ("agentprof.prompt.tool_schema_chars",),
@@ -142,6 +147,8 @@ OPENINFERENCE_CATEGORY: dict[str, str] = {
     "EMBEDDING": "embedding",
 }
 TRACELOOP_CATEGORY: dict[str, str] = {"workflow": "agent", "agent": "agent", "task": "chain", "tool": "tool"}
+LEGACY_OPERATION: dict[str, str] = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings", "rerank": "rerank"}
+"""OpenLLMetry's ``llm.request.type`` (renamed ``gen_ai.operation.name`` in semconv-ai 0.5) → operation."""
 LEGACY_REQUEST_CATEGORY: dict[str, str] = {"chat": "llm", "completion": "llm", "embedding": "embedding", "rerank": "retrieval"}
 
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
@@ -251,6 +258,7 @@ def _select_sql(raw: str, stage: bool) -> str:
     ip = s.v("llm.invocation_parameters")
     invocation_model = f"(CASE WHEN json_valid({ip}) THEN json_extract_string({ip}, '$.model') END)"
     llm = "cat IN ('llm', 'embedding')"
+    legacy_operation = _case_map(f"lower({s.first('legacy_request_type')})", LEGACY_OPERATION)
 
     ints = {c: s.int_col(c) for c in _INT_COLUMNS}
     tok = {c: f"(CASE WHEN {llm} THEN v_{c} END)" for c in TOKEN_COLUMNS}
@@ -302,7 +310,7 @@ def _select_sql(raw: str, stage: bool) -> str:
         "agent_name": own_agent_sql("cat"),
         "session_id": s.first("session_id"),
         "user_id": s.first("user_id"),
-        "operation": s.first("operation"),
+        "operation": f"coalesce({s.first('operation')}, {legacy_operation})",
         "provider": "prov",
         "request_model": f"coalesce({s.first('request_model')}, {invocation_model})",
         "response_model": s.first("response_model"),
