@@ -27,6 +27,7 @@ from typing import Any, Sequence
 import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind, StatusCode
 
 from agentprof.instrumentation import _state
 
@@ -92,28 +93,38 @@ def _attributes(attrs: Any) -> list[dict[str, Any]]:
     return out
 
 
+_INTERNAL, _CLIENT = SpanKind.INTERNAL, SpanKind.CLIENT
+_UNSET, _OK = StatusCode.UNSET, StatusCode.OK
+_STATUS_UNSET: dict[str, Any] = {}
+_STATUS_OK = {"code": 1}
+
+
 def _span_dict(span: ReadableSpan, hex_ids: dict[int, str]) -> dict[str, Any]:
-    # Read the private fields: the public properties are Python calls that re-wrap each value.
-    ctx = span._context
-    trace_hex = hex_ids.get(ctx.trace_id)
+    # Hot path. Reads the private fields and unpacks SpanContext (a tuple) directly: the public
+    # properties are Python-level calls, and they are most of the cost of a span here.
+    trace_id, span_id, _remote, trace_flags, trace_state, _valid = span._context
+    trace_hex = hex_ids.get(trace_id)
     if trace_hex is None:
-        trace_hex = hex_ids[ctx.trace_id] = format(ctx.trace_id, "032x")
-    out: dict[str, Any] = {"traceId": trace_hex, "spanId": format(ctx.span_id, "016x")}
-    if ctx.trace_state:
-        out["traceState"] = ctx.trace_state.to_header()
+        trace_hex = hex_ids[trace_id] = format(trace_id, "032x")
+    out: dict[str, Any] = {"traceId": trace_hex, "spanId": format(span_id, "016x")}
+    if trace_state is not None and len(trace_state):
+        out["traceState"] = trace_state.to_header()
     parent = span._parent
-    flags = 0x100 | ctx.trace_flags
+    flags = 0x100 | trace_flags
     if parent is not None:
-        out["parentSpanId"] = format(parent.span_id, "016x")
-        if parent.is_remote:
+        out["parentSpanId"] = format(parent[1], "016x")
+        if parent[2]:
             flags |= 0x200
     out["flags"] = flags
     out["name"] = span._name
-    out["kind"] = span._kind.value + 1  # SDK INTERNAL=0 ... ; OTLP SPAN_KIND_INTERNAL=1 ...
+    kind = span._kind
+    # SDK INTERNAL=0 ...; OTLP SPAN_KIND_INTERNAL=1 ...
+    out["kind"] = 1 if kind is _INTERNAL else 3 if kind is _CLIENT else kind.value + 1
     out["startTimeUnixNano"] = str(span._start_time or 0)
     out["endTimeUnixNano"] = str(span._end_time or 0)
-    out["attributes"] = _attributes(span._attributes)
-    dropped = getattr(span._attributes, "dropped", 0)
+    attrs = span._attributes
+    out["attributes"] = _attributes(attrs)
+    dropped = getattr(attrs, "dropped", 0)
     if dropped:
         out["droppedAttributesCount"] = dropped
     if span._events:
@@ -131,28 +142,33 @@ def _span_dict(span: ReadableSpan, hex_ids: dict[int, str]) -> dict[str, Any]:
             for link in span._links
         ]
     status = span._status
-    code = status.status_code.value
-    if code == 0:
-        out["status"] = {}
-    elif status.description:
-        out["status"] = {"code": code, "message": status.description}
+    code = status._status_code
+    if code is _UNSET:
+        out["status"] = _STATUS_UNSET
+    elif code is _OK and not status._description:
+        out["status"] = _STATUS_OK
+    elif status._description:
+        out["status"] = {"code": code.value, "message": status._description}
     else:
-        out["status"] = {"code": code}
+        out["status"] = {"code": code.value}
     return out
 
 
 def encode_otlp_json(spans: Sequence[ReadableSpan]) -> bytes:
     """One OTLP JSON ``TracesData`` document (no newline) for ``spans``."""
     resources: dict[int, tuple[Any, dict[Any, list[dict[str, Any]]]]] = {}
+    groups: dict[tuple[int, int], list[dict[str, Any]]] = {}  # (resource, scope) object ids -> spans
     hex_ids: dict[int, str] = {}
     for span in spans:
-        res = span.resource
-        entry = resources.get(id(res))
-        if entry is None:
-            entry = resources[id(res)] = (res, {})
-        scope = span.instrumentation_scope
-        key = (scope.name, scope.version) if scope is not None else ("", None)
-        entry[1].setdefault(key, []).append(_span_dict(span, hex_ids))
+        res, scope = span._resource, span._instrumentation_scope
+        group = groups.get((id(res), id(scope)))
+        if group is None:
+            entry = resources.get(id(res))
+            if entry is None:
+                entry = resources[id(res)] = (res, {})
+            key = (scope.name, scope.version) if scope is not None else ("", None)
+            group = groups[(id(res), id(scope))] = entry[1].setdefault(key, [])
+        group.append(_span_dict(span, hex_ids))
     resource_spans = []
     for res, scopes in resources.values():
         scope_spans = []
