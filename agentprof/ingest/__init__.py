@@ -53,14 +53,16 @@ def sniff_file(path: str, report: Any) -> tuple[str, bool] | None:
         gz = detect.is_gzip(path)
         with detect.open_content(path) as f:
             head = f.read(detect.HEAD_BYTES)
+            try:
+                fmt = detect.sniff(head)
+            except detect.NotATraceFile as exc:
+                report.format = "not-a-trace"
+                report.fatal = f"{path}: not a trace file: {exc}. agentprof reads {detect.READS}"
+                return None
+            if fmt == detect.OTLP_JSON and b"\n" not in head.strip():
+                fmt = detect.json_form_long_line(f, head)
     except OSError as exc:
         report.fatal = f"{path}: cannot read the file ({exc.strerror or exc}); check the path and permissions"
-        return None
-    try:
-        fmt = detect.sniff(head)
-    except detect.NotATraceFile as exc:
-        report.format = "not-a-trace"
-        report.fatal = f"{path}: not a trace file: {exc}. agentprof reads {detect.READS}"
         return None
     report.format = fmt + ("+gzip" if gz else "")
     if fmt == detect.EMPTY:

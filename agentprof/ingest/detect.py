@@ -126,6 +126,34 @@ def sniff(head: bytes) -> str:
     raise NotATraceFile(f"it looks like {_describe(head)}")
 
 
+def json_form_long_line(f: IO[bytes], head: bytes, limit: int = 256 << 20) -> str:
+    """JSON lines or one document, when the first line is longer than the sniffed head.
+
+    Reads on to the first newline (at most ``limit`` bytes); lines of ~1 MB are normal in
+    Collector output. A first line that is one complete object followed by more → JSON lines.
+    """
+    parts = [head]
+    size = len(head)
+    while size < limit:
+        chunk = f.read(1 << 20)
+        if not chunk:
+            return OTLP_JSON
+        nl = chunk.find(b"\n")
+        if nl >= 0:
+            parts.append(chunk[: nl + 1])
+            rest = chunk[nl + 1 :] + f.read(64)
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    else:
+        return OTLP_JSON
+    try:
+        doc = orjson.loads(b"".join(parts))
+    except orjson.JSONDecodeError:
+        return OTLP_JSON
+    return OTLP_JSONL if isinstance(doc, dict) and rest.strip() else OTLP_JSON
+
+
 def _json_form(text: bytes) -> str:
     nl = text.find(b"\n")
     if nl < 0:

@@ -105,3 +105,21 @@ def test_values_of_the_reference(forms):
     assert attrs == {"x.list": [1, 2, 3]}
     events = json.loads(con.execute("SELECT events FROM spans WHERE category = 'llm'").fetchone()[0])
     assert events == [{"name": "gen_ai.choice", "time_ns": T0 + 1_500_000, "attributes": {"index": 0}}]
+
+
+def test_json_lines_with_lines_longer_than_the_sniffed_head(tmp_path):
+    from ingest_builders import otlp_span, write_doc
+
+    big = "x" * 300_000  # each line > 256 KiB (Collector lines are ~1 MB)
+    lines = []
+    for i in range(1, 4):
+        p = write_doc(tmp_path / f"l{i}.json", [otlp_span(f"{i:016x}", attrs={"pad": big[:60_000]}, start=i)])
+        lines.append(p.read_text().replace("svc", big))  # a long resource value
+    path = tmp_path / "long.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    one = tmp_path / "one.json"
+    one.write_text(lines[0])  # one long line, nothing after: one document
+    con = open_store()
+    a, b = ingest_files(con, [path, one], fast=False)
+    assert (a.format, a.spans_read, b.format, b.spans_read) == ("otlp-jsonl", 3, "otlp-json", 0)
+    assert b.spans_skipped == 1  # the same span as line 1: a duplicate
