@@ -128,8 +128,31 @@ def configure(
     _state.ENABLED = True
     if not _registered_atexit:
         atexit.register(shutdown)
+        _register_child_exit()
         _registered_atexit = True
     return exp
+
+
+class _ChildHook:
+    """Weak-referenceable owner of the multiprocessing after-fork hook."""
+
+
+_child_hook = _ChildHook()
+
+
+def _register_child_exit() -> None:
+    """Flush in ``multiprocessing`` children too. They leave through ``os._exit`` (atexit does
+    not run) after running multiprocessing's finalizers, a registry each child starts empty;
+    so every forked child registers our shutdown there."""
+    try:
+        from multiprocessing import util as mp_util
+
+        def in_child(_owner: object) -> None:
+            mp_util.Finalize(None, shutdown, exitpriority=100)
+
+        mp_util.register_after_fork(_child_hook, in_child)
+    except Exception as exc:
+        _state.note_error("register-child-exit", exc)
 
 
 def _script_name() -> str:

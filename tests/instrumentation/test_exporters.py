@@ -267,3 +267,30 @@ def test_otlp_exporter_sends_to_a_collector():
     span = msg.resource_spans[0].scope_spans[0].spans[0]
     assert span.name == "execute_tool lookup"
     assert {kv.key: kv.value.string_value for kv in span.attributes}["gen_ai.tool.name"] == "lookup"
+
+
+def _forked_worker(n: int) -> None:
+    @agentprof.tool
+    def job(i):
+        return i
+
+    for i in range(n):
+        job(i)
+    # no flush, no shutdown: the child leaves through multiprocessing's exit path
+
+
+def test_forked_children_of_a_configured_parent_flush_on_exit(tmp_path):
+    agentprof.configure(tmp_path, set_global=False, schedule_delay_millis=60_000)  # nothing exports by timer
+    try:
+        ctx = mp.get_context("fork")
+        procs = [ctx.Process(target=_forked_worker, args=(250,)) for _ in range(3)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+            assert p.exitcode == 0
+    finally:
+        agentprof.shutdown()
+    files = sorted(tmp_path.iterdir())
+    assert len(files) == 3  # one per child; the parent made no span
+    assert _count_spans(files) == 750
