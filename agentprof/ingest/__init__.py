@@ -178,11 +178,20 @@ def ingest_files(
             if sniffed is None:
                 continue
             fmt, gz = sniffed
-            if not (fast and fmt == detect.OTLP_JSONL and not gz and _read_fast(con, path)):
-                for rows, at in read_file(path, report, fmt, gz, batch_spans):
-                    normalize.normalize_into(con, rows_to_arrow(rows, fmt, path), target=repair.STAGE)
-                    if progress is not None:
-                        progress(done + at, total)
+            try:
+                if not (fast and fmt == detect.OTLP_JSONL and not gz and _read_fast(con, path)):
+                    for rows, at in read_file(path, report, fmt, gz, batch_spans):
+                        normalize.normalize_into(con, rows_to_arrow(rows, fmt, path), target=repair.STAGE)
+                        if progress is not None:
+                            progress(done + at, total)
+            except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others
+                # Not expected for any input; kept so that a bug shows as a message, not a traceback.
+                report.note(
+                    "unexpected",
+                    None,
+                    f"reading stopped early on an unexpected error ({type(exc).__name__}: {str(exc)[:200]}); the spans before it were kept",
+                    "please report this file's shape as an agentprof bug",
+                )
             done += sizes[path]
             if progress is not None:
                 progress(done, total)

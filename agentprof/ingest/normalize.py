@@ -270,7 +270,7 @@ def _select_sql(raw: str, stage: bool) -> str:
         f"THEN {tok['input_tokens']} + {cr} + {cw} ELSE {tok['input_tokens']} END)"
     )
     ttft_s = f"TRY_CAST({s.first('ttft_s')} AS DOUBLE)"
-    ttft = f"coalesce(v_ttft_ns, CASE WHEN isfinite({ttft_s}) AND {ttft_s} >= 0 THEN CAST(round({ttft_s} * 1e9) AS BIGINT) END)"
+    ttft = f"coalesce(v_ttft_ns, CASE WHEN {ttft_s} >= 0 AND {ttft_s} < 9e9 THEN CAST(round({ttft_s} * 1e9) AS BIGINT) END)"
     fr_all = s.v("gen_ai.response.finish_reasons")
     finish = (
         f"coalesce({s.v('gen_ai.response.finish_reasons[0]')}, CASE WHEN NOT starts_with({fr_all}, '[') THEN {fr_all} END, "
@@ -326,7 +326,7 @@ def _select_sql(raw: str, stage: bool) -> str:
         "tool_call_id": s.first("tool_call_id"),
         "tool_args_hash": args_hash,
         **parts,
-        "step_number": f"CAST(coalesce(v_step_number, {step_from_name}) AS INTEGER)",
+        "step_number": f"TRY_CAST(coalesce(v_step_number, {step_from_name}) AS INTEGER)",
         "escalated": f"TRY_CAST({s.first('escalated')} AS BOOLEAN)",
         "source_format": "coalesce(source_format, 'unknown')",
         "source_file": "source_file",

@@ -115,6 +115,8 @@ def span_row(s: dict[str, Any], resource: str, scope: str | None, report: FileRe
     except (ValueError, TypeError, AttributeError) as exc:
         report.note("bad-span", _at(place), f"span skipped: {exc}", _FIX_EXPORT, skipped=1)
         return None
+    if start is not None and not 0 < start < 1 << 63:
+        start = None  # a time no int64 holds is no time at all
     if not trace_id or not span_id or not start:
         missing = "trace id" if not trace_id else "span id" if not span_id else "start time"
         report.note("bad-span", _at(place), f"span skipped: it has no {missing}", _FIX_EXPORT, skipped=1)
@@ -122,6 +124,8 @@ def span_row(s: dict[str, Any], resource: str, scope: str | None, report: FileRe
     try:
         end = to_int(s.get("endTimeUnixNano")) or None
     except (ValueError, TypeError):
+        end = None
+    if end is not None and not 0 < end < 1 << 63:
         end = None
     def where() -> str:
         return f"{_at(place)}, span {span_id}"

@@ -213,3 +213,20 @@ def test_bad_spans_are_skipped_and_counted(tmp_path):
     con, (sf,) = run(p)
     assert (sf.spans_read, sf.spans_skipped) == (1, 2)
     assert "2 × span skipped" in only(sf.problems, "span skipped")
+
+
+def test_out_of_range_numbers(tmp_path):
+    s = otlp_span("0000000000000001", attrs={"agentprof.step.number": 2**40, "gen_ai.response.time_to_first_chunk": 1e300, "gen_ai.usage.input_tokens": "1e30"})
+    s2 = otlp_span("0000000000000002")
+    s2["startTimeUnixNano"] = str(2**70)
+    s3 = otlp_span("0000000000000003")
+    s3["endTimeUnixNano"] = "-5"
+    p = write_doc(tmp_path / "x.json", [s, s2, s3])
+    con, (sf,) = run(p)
+    assert (sf.spans_read, sf.spans_skipped) == (2, 1)
+    assert con.execute("SELECT span_id, step_number, ttft_ns, input_tokens, end_ns - start_ns FROM spans ORDER BY span_id").fetchall() == [
+        ("0000000000000001", None, None, None, 1000),
+        ("0000000000000003", None, None, None, 0),
+    ]
+    assert "span skipped: it has no start time" in "\n".join(sf.problems)
+    assert "span has no end time" in "\n".join(sf.problems)
