@@ -100,26 +100,38 @@ def run_fastpath_read(path: str, db: str) -> int:
     return sum(t.num_rows for t in iter_raw_batches_jsonl(path))
 
 
-def run_fastpath_ingest(path: str, db: str) -> int:
-    """The ingest pipeline of ``agentprof.ingest.ingest_files`` with the fast reader in front."""
+def run_fastpath_ingest(path: str, db: str) -> dict:
+    """The ingest pipeline of ``agentprof.ingest.ingest_files`` with the fast reader in front;
+    returns spans stored and (wall, CPU) seconds per stage."""
     from agentprof import pricing
     from agentprof.ingest import normalize, repair
     from agentprof.ingest._report import FileReport
     from agentprof.ingest.fastpath import iter_raw_batches_jsonl
     from agentprof.store import open_store, span_count
 
+    stages: dict[str, list[float]] = {}
+
+    def timed(name, fn, *args, **kw):
+        w, c = time.perf_counter(), time.process_time()
+        out = fn(*args, **kw)
+        acc = stages.setdefault(name, [0.0, 0.0])
+        acc[0] += time.perf_counter() - w
+        acc[1] += time.process_time() - c
+        return out
+
     con = open_store(db)
     repair.create_stage(con)
-    for t in iter_raw_batches_jsonl(path):
-        normalize.normalize_into(con, t, target=repair.STAGE)
-    repair.repair_stage(con, {path: FileReport(path)})
-    repair.move_stage(con)
+    batches = iter_raw_batches_jsonl(path)
+    while (t := timed("fast reader", next, batches, None)) is not None:
+        timed("normalize_into (stage)", normalize.normalize_into, con, t, target=repair.STAGE)
+    timed("repair_stage", repair.repair_stage, con, {path: FileReport(path)})
+    timed("move_stage", repair.move_stage, con)
     repair.drop_stage(con)
-    normalize.finalize(con)
-    pricing.apply_prices(con, None)
+    timed("finalize", normalize.finalize, con)
+    timed("apply_prices", pricing.apply_prices, con, None)
     n = span_count(con)
-    con.close()
-    return n
+    timed("close (checkpoint)", con.close)
+    return {"spans": n, "stages": {k: [round(v[0], 2), round(v[1], 2)] for k, v in stages.items()}}
 
 
 # --- harness ------------------------------------------------------------------------------------
@@ -189,9 +201,12 @@ def run_case(case: str, files: dict[str, Path], work: Path) -> dict:
     res["case"] = case
     res["input"] = str(src)
     res["input_mb"] = os.path.getsize(src) / 1e6
-    if case == "fastpath_read":
-        res["spans"] = json.loads(res["stdout"].strip().splitlines()[-1])["spans"]
-    else:
+    if not case.startswith("cli_"):
+        child = json.loads(res["stdout"].strip().splitlines()[-1])
+        res["spans"] = child["spans"]
+        if "stages" in child:
+            res["stages"] = child["stages"]
+    if case != "fastpath_read":
         res.update(_db_stats(db))
         os.remove(db)
     res.pop("stdout", None)
@@ -213,8 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.run_case:  # child process: one case, result as a JSON line
         fn = {"reference": run_reference, "fastpath_read": run_fastpath_read, "fastpath_ingest": run_fastpath_ingest}
         t = time.perf_counter()
-        n = fn[args.run_case](args.input, args.db)
-        print(json.dumps({"spans": n, "inner_seconds": time.perf_counter() - t}))
+        out = fn[args.run_case](args.input, args.db)
+        out = out if isinstance(out, dict) else {"spans": out}
+        out["inner_seconds"] = time.perf_counter() - t
+        print(json.dumps(out))
         return 0
 
     sys.path.insert(0, str(HERE))
@@ -263,6 +280,9 @@ def report(results: list[dict], n: int) -> str:
             f"| {r['case']} | {r['seconds']:.2f} | {rate:,.0f} | {ratio} | {r['cpu_seconds']:.2f} | {cpu_ratio} | "
             f"{r['peak_rss_mb']:,.0f} | {r['peak_rss_mb'] / r['input_mb']:.2f} | {bps} | {r['load_before']:.1f} |"
         )
+    if "fastpath_ingest" in by and by["fastpath_ingest"].get("stages"):
+        lines += ["", "fastpath_ingest by stage (wall s, process CPU s):", ""]
+        lines += [f"- {k}: {w:.2f} s wall, {c:.2f} s CPU" for k, (w, c) in by["fastpath_ingest"]["stages"].items()]
     if "help" in by:
         lines.append(f"\n`agentprof --help`: {by['help']['seconds'] * 1000:.0f} ms (median of 5)")
     return "\n".join(lines)
