@@ -20,11 +20,15 @@ STAGE = "_agentprof_stage"
 
 
 def create_stage(con: duckdb.DuckDBPyConnection) -> None:
+    """The span table's columns with a nullable end, plus ``_bad`` and a read-order ``_seq``.
+
+    A regular table, not TEMP: with a file store DuckDB can then page it to disk, so a large
+    ingest is bounded by DuckDB's buffer pool rather than held twice in memory.
+    """
     cols = ",\n".join(f"{c.name} {c.sql_type.replace(' NOT NULL', '')}" for c in schema.COLUMNS)
-    con.execute("CREATE OR REPLACE TEMP SEQUENCE _agentprof_seq")
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {STAGE} ({cols}, _bad VARCHAR[], _seq BIGINT DEFAULT nextval('_agentprof_seq'))"
-    )
+    con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+    con.execute("CREATE OR REPLACE SEQUENCE _agentprof_seq")
+    con.execute(f"CREATE TABLE {STAGE} ({cols}, _bad VARCHAR[], _seq BIGINT DEFAULT nextval('_agentprof_seq'))")
 
 
 def drop_stage(con: duckdb.DuckDBPyConnection) -> None:
