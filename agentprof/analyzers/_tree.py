@@ -79,34 +79,61 @@ class SpanTree:
 
 
 def load_tree(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list[Any] | None = None) -> SpanTree:
-    """Read the tree columns of every span (or those matching ``where``) into a SpanTree."""
+    """Read the tree columns of every span (or those matching ``where``) into a SpanTree.
+
+    Parents are found without a string join: each row carries two independent 64-bit hashes
+    of (trace_id, span_id) and of (trace_id, parent_span_id); a sorted search matches them
+    and the second hash confirms the match (a first-hash collision falls back to a scan).
+    """
     import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     filt = f"WHERE {where}" if where else ""
     sql = f"""
-        WITH s AS (SELECT rowid AS rid, * FROM spans {filt}),
-        first_row AS (SELECT trace_id, span_id, min(rid) AS prid FROM s GROUP BY trace_id, span_id)
-        SELECT s.rid,
-               s.trace_id,
-               coalesce(f.prid, -1) AS parent_rid,
-               ({_CATEGORY_SQL})::TINYINT AS cat,
-               s.start_ns, s.end_ns,
-               CASE WHEN s.agent_name IS NULL THEN -1 ELSE dense_rank() OVER (ORDER BY s.agent_name) END AS agent,
-               coalesce(s.ttft_ns, -1) AS ttft_ns,
-               coalesce(s.serialization_ns, -1) AS ser_ns
-        FROM s LEFT JOIN first_row f
-          ON f.trace_id = s.trace_id AND f.span_id = s.parent_span_id AND s.parent_span_id <> s.span_id
-        ORDER BY s.trace_id, s.span_id, s.rid
+        SELECT rowid AS rid, trace_id,
+               hash(trace_id, span_id) AS k1, hash(span_id, trace_id, 'agentprof') AS k2,
+               CASE WHEN parent_span_id IS NOT NULL AND parent_span_id <> span_id
+                    THEN hash(trace_id, parent_span_id) END AS pk1,
+               hash(parent_span_id, trace_id, 'agentprof') AS pk2,
+               ({_CATEGORY_SQL})::TINYINT AS cat, start_ns, end_ns, agent_name,
+               coalesce(ttft_ns, -1) AS ttft_ns, coalesce(serialization_ns, -1) AS ser_ns
+        FROM spans {filt}
+        ORDER BY trace_id, span_id, rowid
     """
     tbl = con.sql(sql, params=params or None).to_arrow_table()
+    n = tbl.num_rows
+    k1 = tbl.column("k1").to_numpy()
+    k2 = tbl.column("k2").to_numpy()
+    pk1_col = tbl.column("pk1")
+    has_parent = pc.is_valid(pk1_col).to_numpy(zero_copy_only=False)
+    pk1 = pk1_col.fill_null(0).to_numpy()
+    pk2 = tbl.column("pk2").to_numpy()
+    parent_pos = np.full(n, -1, dtype=np.int64)
+    if n:
+        order = np.argsort(k1, kind="stable")  # among duplicates of one span, the first row wins
+        sk = k1[order]
+        at = np.minimum(np.searchsorted(sk, pk1, side="left"), n - 1)
+        cand = order[at]
+        hit = has_parent & (sk[at] == pk1)
+        ok = hit & (k2[cand] == pk2)
+        parent_pos[ok] = cand[ok]
+        for i in np.flatnonzero(hit & ~ok).tolist():  # first-hash collision: scan the equal run
+            j = int(at[i])
+            while j < n and sk[j] == pk1[i]:
+                if k2[order[j]] == pk2[i]:
+                    parent_pos[i] = order[j]
+                    break
+                j += 1
+    agent = pc.dictionary_encode(tbl.column("agent_name").combine_chunks()).indices
     return _build(
         rid=tbl.column("rid").to_numpy().astype(np.int64),
         trace_col=tbl.column("trace_id"),
-        parent_rid=tbl.column("parent_rid").to_numpy().astype(np.int64),
+        parent=parent_pos,
         category=tbl.column("cat").to_numpy().astype(np.int8),
         start_ns=tbl.column("start_ns").to_numpy().astype(np.int64),
         end_ns=tbl.column("end_ns").to_numpy().astype(np.int64),
-        agent=tbl.column("agent").to_numpy().astype(np.int64),
+        agent=pc.fill_null(agent, -1).to_numpy().astype(np.int64) if n else np.zeros(0, dtype=np.int64),
         ttft_ns=tbl.column("ttft_ns").to_numpy().astype(np.int64),
         serialization_ns=tbl.column("ser_ns").to_numpy().astype(np.int64),
     )
@@ -143,18 +170,18 @@ def tree_from_rows(rows: Any) -> SpanTree:
     return _build(
         rid=np.arange(len(items), dtype=np.int64),
         trace_col=pa.array(["run"] * len(items), pa.string()),
-        parent_rid=np.array(parent_rid, dtype=np.int64),
+        parent=np.array(parent_rid, dtype=np.int64),
         category=np.array([CATEGORY_CODES.get(get(r, "category") or "other", 8) for r in items], dtype=np.int8),
         start_ns=ints("start_ns", 0),
         end_ns=ints("end_ns", 0),
         agent=np.array(agent, dtype=np.int64),
         ttft_ns=ints("ttft_ns", -1),
         serialization_ns=ints("serialization_ns", -1),
-        rid_is_position=True,
     )
 
 
-def _build(*, rid, trace_col, parent_rid, category, start_ns, end_ns, agent, ttft_ns, serialization_ns, rid_is_position=False) -> SpanTree:
+def _build(*, rid, trace_col, parent, category, start_ns, end_ns, agent, ttft_ns, serialization_ns) -> SpanTree:
+    """Assemble a SpanTree from rows sorted by (trace_id, span_id); ``parent`` holds row positions."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -171,12 +198,7 @@ def _build(*, rid, trace_col, parent_rid, category, start_ns, end_ns, agent, ttf
         trace = np.zeros(0, dtype=np.int64)
         trace_ids = []
     n_traces = len(trace_ids)
-    if rid_is_position:
-        parent = parent_rid.copy()
-    else:
-        pos_of_rid = np.full(int(rid.max()) + 1 if n else 0, -1, dtype=np.int64)
-        pos_of_rid[rid] = np.arange(n, dtype=np.int64)
-        parent = np.where(parent_rid >= 0, pos_of_rid[np.maximum(parent_rid, 0)] if n else parent_rid, -1)
+    parent = np.asarray(parent, dtype=np.int64).copy()
     end_fixed = np.maximum(end_ns, start_ns)
 
     trace_lo = np.searchsorted(trace, np.arange(n_traces), side="left")

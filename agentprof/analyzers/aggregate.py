@@ -49,23 +49,26 @@ def build_aggregates(con: duckdb.DuckDBPyConnection, runs: tuple[Run, ...], conf
             "steps": pa.array([r.step_count for r in runs], pa.int64()),
             "ok": pa.array([r.ok for r in runs], pa.bool_()),
             "escalated": pa.array([r.escalated for r in runs], pa.bool_()),
-            **{
-                c: pa.array([_component_ns(r, c) for r in runs], pa.int64())
-                for c in COMPONENTS
-            },
+            # Run.components is in COMPONENTS order.
+            **{c: pa.array([r.components[i].duration_ns for r in runs], pa.int64()) for i, c in enumerate(COMPONENTS)},
         }
     )
     con.register("_ap_run_metrics", table)
     try:
+        # One pass for every metric: count, mean, p50/p95/p99 (linear interpolation), min, max.
+        parts = []
+        for k, (_metric, _unit, expr) in enumerate(_METRICS):
+            x = f"({expr})::DOUBLE"
+            parts.append(
+                f"count({x}) AS n{k}, avg({x}) AS mean{k}, quantile_cont({x}, [0.5, 0.95, 0.99]) AS q{k}, "
+                f"min({x}) AS min{k}, max({x}) AS max{k}"
+            )
+        row = con.execute(f"SELECT {', '.join(parts)} FROM _ap_run_metrics").fetchall()[0]
         dists = []
-        for metric, unit, expr in _METRICS:
-            row = con.execute(
-                f"""SELECT count(x), avg(x), quantile_cont(x, [0.5, 0.95, 0.99]), min(x), max(x)
-                    FROM (SELECT ({expr})::DOUBLE AS x FROM _ap_run_metrics) WHERE x IS NOT NULL"""
-            ).fetchall()[0]
-            if row[0]:
-                q = row[2]
-                dists.append(Distribution(metric, unit, int(row[0]), float(row[1]), q[0], q[1], q[2], float(row[3]), float(row[4])))
+        for k, (metric, unit, _expr) in enumerate(_METRICS):
+            count, mean, q, lo, hi = row[5 * k : 5 * k + 5]
+            if count:
+                dists.append(Distribution(metric, unit, int(count), float(mean), q[0], q[1], q[2], float(lo), float(hi)))
     finally:
         con.unregister("_ap_run_metrics")
 
@@ -87,13 +90,6 @@ def build_aggregates(con: duckdb.DuckDBPyConnection, runs: tuple[Run, ...], conf
         tools=tools,
     )
     return Aggregates(**{**aggs.__dict__, "alerts": alerts(aggs, runs, config)})
-
-
-def _component_ns(run: Run, name: str) -> int:
-    for c in run.components:
-        if c.name == name:
-            return c.duration_ns
-    return 0
 
 
 def tool_stats(con: duckdb.DuckDBPyConnection) -> tuple[ToolStats, ...]:

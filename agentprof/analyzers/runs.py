@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agentprof.analyzers._tree import CATEGORY_NAMES, SpanTree
+from agentprof.analyzers._tree import SpanTree
 from agentprof.analyzers.critical_path import PathResult
 from agentprof.profile import COMPONENTS, Component, CriticalSegment, Run, SpanView, Step
 
@@ -51,17 +51,24 @@ class RunAssembler:
         self.con = con
         self.facts = facts
         tree, path = facts.tree, facts.path
-        runs = np.arange(tree.n_traces)
-        self.seg_lo = np.searchsorted(path.seg_trace, runs, side="left").tolist()
-        self.seg_hi = np.searchsorted(path.seg_trace, runs, side="right").tolist()
-        self.seg_owner = path.seg_owner.tolist()
-        self.seg_len = (path.seg_to_ns - path.seg_from_ns).tolist()
-        self.seg_from = path.seg_from_ns.tolist()
         roots = tree.root
         self.start_ns = tree.cs[roots].tolist()
         self.end_ns = np.maximum(tree.ce[roots], tree.cs[roots]).tolist()
         self.components = facts.components.tolist()
-        self.labels = _span_labels(con, facts)
+        # On-path real spans, grouped by run and ordered by when they first hold the path.
+        first = np.full(tree.n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, path.seg_owner, path.seg_from_ns)
+        idx = np.flatnonzero(path.on_path_ns[: tree.n_real] > 0)
+        run_of = tree.trace[idx]
+        o = np.lexsort((idx, first[idx], run_of))
+        idx, run_of = idx[o], run_of[o]
+        runs = np.arange(tree.n_traces)
+        self.cp_lo = np.searchsorted(run_of, runs, side="left").tolist()
+        self.cp_hi = np.searchsorted(run_of, runs, side="right").tolist()
+        self.cp_on = path.on_path_ns[idx].tolist()
+        self.cp_start = tree.start_ns[idx].tolist()
+        self.cp_end = tree.end_ns[idx].tolist()
+        self.cp_name, self.cp_category, self.cp_span_id = _span_labels(con, tree, idx)
 
     def build(self, t: int, row: dict[str, Any], steps: tuple[Step, ...], spans: tuple[SpanView, ...] = ()) -> Run:
         start_ns, end_ns = self.start_ns[t], self.end_ns[t]
@@ -105,54 +112,37 @@ class RunAssembler:
 
     def critical_segments(self, t: int) -> tuple[CriticalSegment, ...]:
         """One CriticalSegment per on-path span of run ``t``, in time order (virtual root left out)."""
-        tree = self.facts.tree
         wall = self.end_ns[t] - self.start_ns[t]
-        acc: dict[int, list[int]] = {}
-        n_real = tree.n_real
-        for k in range(self.seg_lo[t], self.seg_hi[t]):
-            o = self.seg_owner[k]
-            if o >= n_real:
-                continue
-            slot = acc.get(o)
-            if slot is None:
-                acc[o] = [self.seg_from[k], self.seg_len[k]]
-            else:
-                slot[1] += self.seg_len[k]
-        out = []
-        for o, (_first, on_path) in sorted(acc.items(), key=lambda kv: (kv[1][0], kv[0])):
-            name, category, span_id = self.labels.get(o, ("", CATEGORY_NAMES[int(tree.category[o])], ""))
-            out.append(
-                CriticalSegment(
-                    span_id=span_id,
-                    name=name,
-                    category=category,
-                    start_ns=int(tree.start_ns[o]),
-                    end_ns=int(tree.end_ns[o]),
-                    on_path_ns=on_path,
-                    share=on_path / wall if wall > 0 else 0.0,
-                )
+        return tuple(
+            CriticalSegment(
+                span_id=self.cp_span_id[k],
+                name=self.cp_name[k],
+                category=self.cp_category[k],
+                start_ns=self.cp_start[k],
+                end_ns=self.cp_end[k],
+                on_path_ns=self.cp_on[k],
+                share=self.cp_on[k] / wall if wall > 0 else 0.0,
             )
-        return tuple(out)
+            for k in range(self.cp_lo[t], self.cp_hi[t])
+        )
 
 
-def _span_labels(con: duckdb.DuckDBPyConnection, facts: TreeFacts) -> dict[int, tuple[str, str, str]]:
-    """(name, category, span_id) of every on-path span, by tree index."""
+def _span_labels(con: duckdb.DuckDBPyConnection, tree: SpanTree, idx: Any) -> tuple[list[str], list[str], list[str]]:
+    """(names, categories, span ids) of the spans at tree positions ``idx``, in that order."""
     import numpy as np
     import pyarrow as pa
 
-    tree = facts.tree
-    idx = np.flatnonzero(facts.path.on_path_ns[: tree.n_real] > 0)
-    if not len(idx):
-        return {}
-    con.register("_ap_rids", pa.table({"rid": pa.array(tree.rid[idx], pa.int64()), "pos": pa.array(idx, pa.int64())}))
+    n = len(idx)
+    if not n:
+        return [], [], []
+    con.register("_ap_rids", pa.table({"rid": pa.array(tree.rid[idx], pa.int64()), "k": pa.array(np.arange(n), pa.int64())}))
     try:
         tbl = con.sql(
-            "SELECT r.pos, s.name, s.category, s.span_id FROM spans s JOIN _ap_rids r ON r.rid = s.rowid"
+            "SELECT r.k, s.name, s.category, s.span_id FROM spans s JOIN _ap_rids r ON r.rid = s.rowid ORDER BY r.k"
         ).to_arrow_table()
     finally:
         con.unregister("_ap_rids")
-    pos, names, cats, ids = (tbl.column(c).to_pylist() for c in ("pos", "name", "category", "span_id"))
-    return {p: (n, c, i) for p, n, c, i in zip(pos, names, cats, ids)}
+    return tbl.column("name").to_pylist(), tbl.column("category").to_pylist(), tbl.column("span_id").to_pylist()
 
 
 def span_views(con: duckdb.DuckDBPyConnection, facts: TreeFacts, runs: list[int]) -> dict[int, tuple[SpanView, ...]]:

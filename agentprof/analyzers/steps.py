@@ -152,17 +152,20 @@ def fetch_steps(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list
         params=(params or []) or None,
     ).to_arrow_table()
     m_rid = members.column("step_rid").to_numpy()
-    m_id = members.column("span_id").to_pylist()
-    m_llm = members.column("is_llm").to_pylist()
-    m_tool = members.column("tool").to_pylist()
+    m_llm = members.column("is_llm").to_numpy(zero_copy_only=False).astype(bool)
+    m_id = members.column("span_id").to_numpy(zero_copy_only=False)
+    m_tool = members.column("tool").to_numpy(zero_copy_only=False)
+    llm_rid, llm_ids = m_rid[m_llm], m_id[m_llm].tolist()
+    tool_rid, tool_ids, tool_names = m_rid[~m_llm], m_id[~m_llm].tolist(), m_tool[~m_llm].tolist()
     cols = {name: tbl.column(name).to_pylist() for name in tbl.column_names}
     step_rids = tbl.column("step_rid").to_numpy()
-    lo = np.searchsorted(m_rid, step_rids, side="left").tolist()
-    hi = np.searchsorted(m_rid, step_rids, side="right").tolist()
+    llm_lo = np.searchsorted(llm_rid, step_rids, side="left").tolist()
+    llm_hi = np.searchsorted(llm_rid, step_rids, side="right").tolist()
+    tool_lo = np.searchsorted(tool_rid, step_rids, side="left").tolist()
+    tool_hi = np.searchsorted(tool_rid, step_rids, side="right").tolist()
 
     out: dict[str, list[Step]] = {}
     for k in range(tbl.num_rows):
-        ids, llm, tools = m_id[lo[k] : hi[k]], m_llm[lo[k] : hi[k]], m_tool[lo[k] : hi[k]]
         buckets = TokenBuckets(
             system_tokens=cols["system_tokens"][k],
             tool_schemas_tokens=cols["tool_schemas_tokens"][k],
@@ -190,9 +193,9 @@ def fetch_steps(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list
             marginal_cost_usd=cols["marginal_cost_usd"][k],
             cost_growth=cols["cost_growth"][k],
             buckets=buckets,
-            llm_span_ids=tuple(i for i, f in zip(ids, llm) if f),
-            tool_span_ids=tuple(i for i, f in zip(ids, llm) if not f),
-            tool_names=tuple(t for t, f in zip(tools, llm) if not f),
+            llm_span_ids=tuple(llm_ids[llm_lo[k] : llm_hi[k]]),
+            tool_span_ids=tuple(tool_ids[tool_lo[k] : tool_hi[k]]),
+            tool_names=tuple(tool_names[tool_lo[k] : tool_hi[k]]),
             error_count=int(cols["error_count"][k]),
         )
         out.setdefault(run_id, []).append(step)

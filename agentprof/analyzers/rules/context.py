@@ -120,15 +120,21 @@ def check_context_size(ctx: Any):
 
 
 _HISTORY_SQL = f"""
-SELECT trace_id, request_model AS model, any_value(provider) AS provider,
-       sum(input_tokens) AS input_tokens,
-       sum({part_tokens_sql('history_chars', 'tool_output_chars')}) AS history_tokens,
-       list(span_id ORDER BY start_ns) AS span_ids
-FROM spans
-WHERE category = 'llm' AND input_tokens > 0
-  AND (coalesce(system_chars, 0) + coalesce(tool_schema_chars, 0)
-       + coalesce(history_chars, 0) + coalesce(tool_output_chars, 0)) > 0
-GROUP BY trace_id, request_model ORDER BY trace_id, model
+WITH g AS (
+    SELECT trace_id, request_model AS model, any_value(provider) AS provider,
+           sum(input_tokens) AS input_tokens,
+           sum({part_tokens_sql('history_chars', 'tool_output_chars')}) AS history_tokens,
+           list(span_id ORDER BY start_ns) AS span_ids
+    FROM spans
+    WHERE category = 'llm' AND input_tokens > 0
+      AND (coalesce(system_chars, 0) + coalesce(tool_schema_chars, 0)
+           + coalesce(history_chars, 0) + coalesce(tool_output_chars, 0)) > 0
+    GROUP BY trace_id, request_model
+)
+SELECT * FROM g
+WINDOW w AS (PARTITION BY trace_id)
+QUALIFY sum(input_tokens) OVER w >= ? AND sum(history_tokens) OVER w > ? * sum(input_tokens) OVER w
+ORDER BY trace_id, model
 """
 
 
@@ -174,7 +180,7 @@ def check_history_share(ctx: Any):
     min_input = threshold(ctx, "history_min_input_tokens", 20_000)
     totals = run_totals(ctx)
     per: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows(ctx.con, _HISTORY_SQL):
+    for r in rows(ctx.con, _HISTORY_SQL, [min_input, limit]):
         per[r["trace_id"]].append(r)
     for run_id, groups in per.items():
         inp = sum(g["input_tokens"] for g in groups)

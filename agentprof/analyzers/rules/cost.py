@@ -302,12 +302,17 @@ WITH c AS (
     SELECT trace_id, span_id, request_model AS model, provider, input_tokens,
            coalesce(cache_read_tokens, 0) AS cache_read, {part_tokens_sql('tool_schema_chars')} AS schema_tokens
     FROM spans WHERE category = 'llm' AND input_tokens > 0 AND tool_schema_chars > 0
+),
+g AS (
+    SELECT trace_id, model, any_value(provider) AS provider, sum(input_tokens) AS input_tokens,
+           sum(schema_tokens) AS schema_tokens,
+           sum(schema_tokens) FILTER (WHERE cache_read >= schema_tokens) AS cached_schema_tokens,
+           list(span_id) AS span_ids
+    FROM c GROUP BY trace_id, model
 )
-SELECT trace_id, model, any_value(provider) AS provider, sum(input_tokens) AS input_tokens,
-       sum(schema_tokens) AS schema_tokens,
-       sum(schema_tokens) FILTER (WHERE cache_read >= schema_tokens) AS cached_schema_tokens,
-       list(span_id) AS span_ids
-FROM c GROUP BY trace_id, model ORDER BY trace_id, model
+SELECT * FROM g
+QUALIFY sum(schema_tokens) OVER (PARTITION BY trace_id) > ? * sum(input_tokens) OVER (PARTITION BY trace_id)
+ORDER BY trace_id, model
 """
 
 
@@ -350,7 +355,7 @@ def check_tool_schemas(ctx: Any):
     limit = threshold(ctx, "tool_schema_share_max", 0.25)
     totals = run_totals(ctx)
     per: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows(ctx.con, _SCHEMA_SQL):
+    for r in rows(ctx.con, _SCHEMA_SQL, [limit]):
         per[r["trace_id"]].append(r)
     for run_id, groups in per.items():
         inp = sum(g["input_tokens"] for g in groups)

@@ -324,10 +324,13 @@ _LIMIT_SQL = f"""
 SELECT trace_id, list(span_id ORDER BY start_ns) AS span_ids,
        any_value(coalesce(status_message, error_type)) AS text
 FROM spans
-WHERE regexp_matches(lower(coalesce(status_message, '') || ' ' || coalesce(error_type, '') || ' '
-                           || coalesce(CAST(events AS VARCHAR), '')), '{_LIMIT_RE}')
-   OR (status = 'error' AND regexp_matches(lower(name), '{_LIMIT_RE}'))
-   OR contains(lower(coalesce(CAST(attributes AS VARCHAR), '')), 'agent stopped due to iteration limit')
+WHERE ((status = 'error' OR status_message IS NOT NULL OR CAST(events AS VARCHAR) <> '[]')
+       AND regexp_matches(lower(coalesce(status_message, '') || ' ' || coalesce(error_type, '') || ' '
+                                || coalesce(CAST(events AS VARCHAR), '') || ' '
+                                || CASE WHEN status = 'error' THEN name ELSE '' END), '{_LIMIT_RE}'))
+   -- LangChain's AgentExecutor returns this text as the output instead of raising.
+   OR (category IN ('agent', 'chain')
+       AND contains(lower(coalesce(CAST(attributes AS VARCHAR), '')), 'agent stopped due to iteration limit'))
 GROUP BY trace_id
 """
 

@@ -151,12 +151,11 @@ def check_retry_backoff(ctx: Any):
 
 
 _IGNORED_SQL = """
-WITH ok_runs AS (SELECT run_id AS trace_id FROM runs WHERE ok),
-t AS (SELECT trace_id, span_id, coalesce(tool_name, name) AS tool, start_ns, status, error_type
-      FROM spans WHERE category IN ('tool', 'retrieval'))
+WITH t AS (SELECT trace_id, span_id, coalesce(tool_name, name) AS tool, start_ns, status, error_type
+           FROM spans WHERE category IN ('tool', 'retrieval'))
 SELECT e.trace_id, list(e.span_id ORDER BY e.start_ns) AS span_ids, list(DISTINCT e.tool) AS tools,
        list(DISTINCT e.error_type) FILTER (WHERE e.error_type IS NOT NULL) AS error_types
-FROM t e JOIN ok_runs USING (trace_id)
+FROM t e
 WHERE e.status = 'error'
   AND NOT EXISTS (SELECT 1 FROM t l WHERE l.trace_id = e.trace_id AND l.tool = e.tool AND l.start_ns > e.start_ns)
 GROUP BY e.trace_id ORDER BY e.trace_id
@@ -196,7 +195,10 @@ def check_ignored_errors(ctx: Any):
     - Anthropic, building effective agents (error handling and ground truth from tools):
       https://www.anthropic.com/engineering/building-effective-agents
     """
+    ok = {r.run_id for r in getattr(ctx, "runs", None) or () if r.ok}
     for r in rows(ctx.con, _IGNORED_SQL):
+        if r["trace_id"] not in ok:
+            continue
         errors = f" ({', '.join(sorted(r['error_types']))})" if r["error_types"] else ""
         yield make_finding(
             ctx,
