@@ -59,10 +59,25 @@ def test_single_span(category, config):
     check_all_rules(con, profile, config)
 
 
+def _many_runs(b):
+    """Several of the known-answer runs in one input, so cross-run findings appear too."""
+    sequential_retrieval(b)
+    b.trace()
+    sequential_retrieval(b, dependent=True)
+    b.trace()
+    compounding_history(b, steps=8)
+    b.trace()
+    tool_sequence(b, [("fetch", "u"), ("parse", "p")] * 4, status={0: "error", 2: "error"})
+    b.trace()
+    tool_sequence(b, [("search", "q"), ("read", "r")] * 3 + [("t", str(i)) for i in range(20)],
+                  status={5: "error"}, root_status="error", status_message="maximum iterations reached")
+
+
 @pytest.mark.parametrize("build", [
     sequential_retrieval,
     compounding_history,
     lambda b: tool_sequence(b, [("open", "a"), ("test", "t")] * 4, status={1: "error"}),
+    _many_runs,
 ])
 def test_hand_made_traces_findings_rest_on_real_spans(build):
     b = TraceBuilder()
