@@ -55,11 +55,28 @@ def decode_any(v: Any) -> Any:
     return None
 
 
+_MISSING = object()
+
+
 def decode_attributes(kvs: Any) -> dict[str, Any]:
+    """OTLP KeyValue list → plain dict. Strings and ints (most attributes) take one or two
+    dict lookups here; everything else goes through :func:`decode_any`."""
     if not kvs:
         return {}
     try:
-        return {kv["key"]: decode_any(kv.get("value")) for kv in kvs}
+        out = {}
+        for kv in kvs:
+            v = kv["value"]
+            x = v.get("stringValue", _MISSING)
+            if x is not _MISSING:
+                out[kv["key"]] = x
+                continue
+            x = v.get("intValue", _MISSING)
+            if x is not _MISSING and type(x) is str and x.isdigit():
+                out[kv["key"]] = int(x)
+                continue
+            out[kv["key"]] = decode_any(v)
+        return out
     except (KeyError, TypeError, AttributeError, ValueError):
         out = {}
         for kv in kvs if isinstance(kvs, list) else ():
