@@ -1,6 +1,6 @@
 """Instrumentation overhead benchmark (not a test; prints a table).
 
-    /tmp/venv/bin/python bench/bench_instrumentation.py [--quick]
+    /tmp/venv/bin/python bench/bench_instrumentation.py [--quick] [decorators|span|exporter|sustained|auto ...]
 
 Every ratio compares two measurements taken in the same run (single-threaded Python moves by
 up to ±35% between sessions on a 2-core VM). Costs are measured as the calling thread's CPU
@@ -39,6 +39,7 @@ import agentprof  # noqa: E402
 from agentprof.instrumentation import _state, stats  # noqa: E402
 
 QUICK = "--quick" in sys.argv
+ONLY = [a for a in sys.argv[1:] if not a.startswith("--")]
 REPEATS = 3 if QUICK else 5
 
 ATTRS = {
@@ -242,23 +243,26 @@ def bench_sustained() -> None:
     rate, seconds = 50_000, (1.0 if QUICK else 2.0)
     total = int(rate * seconds)
     pool = _make_spans(4096)
-    with tempfile.TemporaryDirectory() as d:
-        _state.reset_stats()
-        agentprof.configure(d, set_global=False)
-        proc = _configure._processor
-        it = iter(range(total))
+    for queue in (8192, total):  # the default queue, then one sized for the whole burst
+        with tempfile.TemporaryDirectory() as d:
+            _state.reset_stats()
+            agentprof.configure(d, set_global=False, max_queue_size=queue)
+            proc = _configure._processor
+            it = iter(range(total))
 
-        def hand_over() -> None:
-            proc.on_end(pool[next(it) % len(pool)])
+            def hand_over() -> None:
+                proc.on_end(pool[next(it) % len(pool)])
 
-        elapsed = _paced(total, rate, hand_over)
-        agentprof.shutdown()
-        st = stats()
-        written = _count_written(d)
-    ok = st["spans_dropped"] == 0 and written == total and total / elapsed >= rate * 0.98
-    row(f"(a) pipeline: {rate:,} finished spans/s for {seconds:g} s -> JSONL",
-        f"{total:,} in {elapsed:.2f} s = {total / elapsed:,.0f}/s; {written:,} written",
-        f"spans_dropped={st['spans_dropped']}", "OK" if ok else "CHECK")
+            elapsed = _paced(total, rate, hand_over)
+            t_drain = time.perf_counter()
+            agentprof.shutdown()
+            drain = time.perf_counter() - t_drain
+            st = stats()
+            written = _count_written(d)
+        ok = st["spans_dropped"] == 0 and written == total and total / elapsed >= rate * 0.98
+        row(f"(a) pipeline: {rate:,} finished spans/s for {seconds:g} s -> JSONL, max_queue_size={queue:,}",
+            f"{total:,} in {elapsed:.2f} s = {total / elapsed:,.0f}/s; {written:,} written ({drain:.2f} s to drain)",
+            f"spans_dropped={st['spans_dropped']}", "OK" if ok else "CHECK")
 
     with tempfile.TemporaryDirectory() as d:
         _state.reset_stats()
@@ -362,11 +366,11 @@ def bench_auto_vs_openllmetry() -> None:
 
 def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, {'quick' if QUICK else 'full'} run", flush=True)
-    bench_noop_decorators()
-    bench_span_cost()
-    bench_exporter_cpu()
-    bench_sustained()
-    bench_auto_vs_openllmetry()
+    parts = {"decorators": bench_noop_decorators, "span": bench_span_cost, "exporter": bench_exporter_cpu,
+             "sustained": bench_sustained, "auto": bench_auto_vs_openllmetry}
+    for name, fn in parts.items():
+        if not ONLY or name in ONLY:
+            fn()
     width = max(len(r[0]) for r in rows)
     print()
     print(f"{'case':<{width}}  result | reference | verdict")
