@@ -501,7 +501,7 @@ def _wrap(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
     return wrapper
 
 
-def _decorator(role: str, fn: Callable[..., Any] | None, make: Callable[[Callable[..., Any]], _Spec]) -> Any:
+def _decorator(fn: Callable[..., Any] | None, make: Callable[[Callable[..., Any]], _Spec]) -> Any:
     if fn is not None:
         return _wrap(fn, make(fn))
     return lambda f: _wrap(f, make(f))
@@ -517,7 +517,7 @@ def agent(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> A
         label = name or _fn_name(f)
         attrs = {g.CATEGORY: "agent", g.OPERATION: "invoke_agent", g.AGENT_NAME: label}
         return _Spec("agent", label, attrs, _INTERNAL, f, hash_args=False)
-    return _decorator("agent", fn, make)
+    return _decorator(fn, make)
 
 
 def step(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
@@ -525,7 +525,7 @@ def step(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> An
     def make(f: Callable[..., Any]) -> _Spec:
         label = name or _fn_name(f)
         return _Spec("step", label, {g.CATEGORY: "step", "agentprof.step.name": label}, _INTERNAL, f, hash_args=False)
-    return _decorator("step", fn, make)
+    return _decorator(fn, make)
 
 
 def tool(fn: Callable[..., Any] | None = None, *, name: str | None = None, source: str | None = None) -> Any:
@@ -536,7 +536,7 @@ def tool(fn: Callable[..., Any] | None = None, *, name: str | None = None, sourc
         if source:
             attrs["agentprof.tool.source"] = source
         return _Spec("tool", label, attrs, _INTERNAL, f, hash_args=True)
-    return _decorator("tool", fn, make)
+    return _decorator(fn, make)
 
 
 def retrieval(fn: Callable[..., Any] | None = None, *, name: str | None = None, source: str | None = None) -> Any:
@@ -545,7 +545,7 @@ def retrieval(fn: Callable[..., Any] | None = None, *, name: str | None = None, 
         label = source or name or _fn_name(f)
         attrs = {g.CATEGORY: "retrieval", g.OPERATION: "retrieval", "gen_ai.data_source.id": label}
         return _Spec("retrieval", label, attrs, _CLIENT, f, hash_args=True)
-    return _decorator("retrieval", fn, make)
+    return _decorator(fn, make)
 
 
 def llm(fn: Callable[..., Any] | None = None, *, name: str | None = None, model: str | None = None,
@@ -564,4 +564,4 @@ def llm(fn: Callable[..., Any] | None = None, *, name: str | None = None, model:
         if name:
             attrs["agentprof.llm.name"] = name
         return _Spec("llm", name or _fn_name(f), attrs, _CLIENT, f, hash_args=False)
-    return _decorator("llm", fn, make)
+    return _decorator(fn, make)
