@@ -191,8 +191,8 @@ def span_row(s: dict[str, Any], resource: str, scope: str | None, report: FileRe
 
 def rows_from_document(doc: Any, rows: list[tuple], report: FileReport, place: str) -> None:
     """Append the spans of one ``{"resourceSpans": [...]}`` document to ``rows``."""
-    if not isinstance(doc, dict):
-        report.note("not-otlp", place, "JSON value is not an OTLP object", _FIX_EXPORT)
+    if not isinstance(doc, dict) or not ("resourceSpans" in doc or "resource_spans" in doc):
+        report.note("not-otlp", place, "JSON value is not an OTLP traces object (no \"resourceSpans\"); skipped", "keep only trace exports in the file")
         return
     for rs in doc.get("resourceSpans") or doc.get("resource_spans") or ():
         resource = dumps(decode_attributes(((rs or {}).get("resource") or {}).get("attributes")))

@@ -172,7 +172,7 @@ def test_huge_attribute_is_cut_fast(tmp_path):
     q = write_doc(tmp_path / "big.json", [otlp_span("0000000000000002", attrs=attrs, trace="1" * 32)])
     t = time.perf_counter()
     con, (a, b) = run(p, q)
-    assert time.perf_counter() - t < 20
+    assert time.perf_counter() - t < 60  # ~2 s on an idle machine; generous for loaded CI
     rows = con.execute("SELECT length(json_extract_string(attributes, '$.blob')), history_chars FROM spans").fetchall()
     assert rows == [(65536 + len("…[agentprof: truncated 104791040 chars]"), 200_000)] * 2
     assert "2 × attribute strings longer than 64 KiB were cut" in only(a.problems, "span 0000000000000001")
@@ -230,3 +230,11 @@ def test_out_of_range_numbers(tmp_path):
     ]
     assert "span skipped: it has no start time" in "\n".join(sf.problems)
     assert "span has no end time" in "\n".join(sf.problems)
+
+
+def test_foreign_lines_in_json_lines(tmp_path):
+    p = tmp_path / "mixed.jsonl"
+    p.write_text(line_of([otlp_span("0000000000000001")]) + '\n{"level": "info", "msg": "hello"}\n[1, 2]\n' + line_of([otlp_span("0000000000000002")]) + "\n")
+    con, (sf,) = run(p)
+    assert (sf.spans_read, sf.spans_skipped) == (2, 0)
+    assert f'{p} (line 2, line 3): 2 × JSON value is not an OTLP traces object' in only(sf.problems, "not an OTLP")
