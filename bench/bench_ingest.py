@@ -14,7 +14,9 @@ Cases:
   fastpath_read   agentprof.ingest.fastpath: raw-span batches only (no store)
   fastpath_ingest fastpath batches → normalize → repair → finalize → prices, into a file store
                   (what `agentprof ingest` does once the fast path is wired in)
-  cli_jsonl       `agentprof ingest corpus.jsonl --db F`
+  cli_jsonl       `agentprof ingest corpus.jsonl --db F` (ingest_files tries the fast reader first)
+  lenient_jsonl   ingest_files(con, [corpus.jsonl], fast=False): the same file through the
+                  lenient Python reader, to show what the fast reader saves
   cli_json        `agentprof ingest corpus.json --db F` (one JSON document)
   cli_proto       `agentprof ingest corpus.pb --db F` (one ExportTraceServiceRequest)
   help            `agentprof --help`, median of 5 runs
@@ -36,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 PY = sys.executable
 AGENTPROF = str(Path(PY).with_name("agentprof"))
 
-ALL_CASES = ("reference", "fastpath_read", "fastpath_ingest", "cli_jsonl", "cli_json", "cli_proto", "help")
+ALL_CASES = ("reference", "fastpath_read", "fastpath_ingest", "cli_jsonl", "lenient_jsonl", "cli_json", "cli_proto", "help")
 
 # --- the reference path ------------------------------------------------------------------------
 
@@ -134,6 +136,17 @@ def run_fastpath_ingest(path: str, db: str) -> dict:
     return {"spans": n, "stages": {k: [round(v[0], 2), round(v[1], 2)] for k, v in stages.items()}}
 
 
+def run_lenient_jsonl(path: str, db: str) -> int:
+    from agentprof.ingest import ingest_files
+    from agentprof.store import open_store, span_count
+
+    con = open_store(db)
+    ingest_files(con, [path], fast=False)
+    n = span_count(con)
+    con.close()
+    return n
+
+
 # --- harness ------------------------------------------------------------------------------------
 
 
@@ -226,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.run_case:  # child process: one case, result as a JSON line
-        fn = {"reference": run_reference, "fastpath_read": run_fastpath_read, "fastpath_ingest": run_fastpath_ingest}
+        fn = {"reference": run_reference, "fastpath_read": run_fastpath_read, "fastpath_ingest": run_fastpath_ingest,
+              "lenient_jsonl": run_lenient_jsonl}
         t = time.perf_counter()
         out = fn[args.run_case](args.input, args.db)
         out = out if isinstance(out, dict) else {"spans": out}
@@ -253,10 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         print(json.dumps(r), file=sys.stderr, flush=True)
     shutil.rmtree(work, ignore_errors=True)
-    print(report(results, n))
+    commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    print(report(results, n) + f"\n\ncommit {commit}, load average after: {os.getloadavg()[0]:.1f}")
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps({"spans": n, "results": results}, indent=2))
+        args.json_out.write_text(json.dumps({"spans": n, "commit": commit, "results": results}, indent=2))
     return 0
 
 
