@@ -289,7 +289,10 @@ def report(results: list[dict], n: int) -> str:
             continue
         rate = r.get("spans_per_s")
         ratio = f"{rate / ref['spans_per_s']:.2f}" if ref and rate else "—"
-        bps = f"{r['bytes_per_span']:.0f} ({r.get('bytes_per_span_without_json', 0):.0f})" if r.get("bytes_per_span") else "—"
+        bps = "—"
+        if r.get("bytes_per_span"):
+            slim = r.get("bytes_per_span_without_json")
+            bps = f"{r['bytes_per_span']:.0f}" + (f" ({slim:.0f})" if slim else " (no JSON cols)")
         cpu_ratio = f"{ref['cpu_seconds'] / r['cpu_seconds']:.2f}" if ref else "—"
         lines.append(
             f"| {r['case']} | {r['seconds']:.2f} | {rate:,.0f} | {ratio} | {r['cpu_seconds']:.2f} | {cpu_ratio} | "
