@@ -112,13 +112,20 @@ def configure(
     else:
         name = service_name or os.environ.get("OTEL_SERVICE_NAME") or _script_name()
         resource = Resource.create({"service.name": name})
-        kwargs: dict[str, Any] = {"resource": resource, "shutdown_on_exit": False}
-        if id_generator is not None:
-            kwargs["id_generator"] = id_generator
-        provider, owned = TracerProvider(**kwargs), True
-        provider._agentprof_owned = True  # type: ignore[attr-defined]
-        if set_global and type(current).__name__ == "ProxyTracerProvider":
-            trace.set_tracer_provider(provider)
+        if set_global and isinstance(current, TracerProvider):
+            # Configured again after an earlier configure() installed our provider globally. The
+            # global provider cannot be replaced, so reuse it (with the new settings): spans from
+            # the application and other instrumentations keep reaching the current exporter.
+            provider, owned = current, True
+            _retarget(provider, resource, id_generator)
+        else:
+            kwargs: dict[str, Any] = {"resource": resource, "shutdown_on_exit": False}
+            if id_generator is not None:
+                kwargs["id_generator"] = id_generator
+            provider, owned = TracerProvider(**kwargs), True
+            provider._agentprof_owned = True  # type: ignore[attr-defined]
+            if set_global and type(current).__name__ == "ProxyTracerProvider":
+                trace.set_tracer_provider(provider)
     provider.add_span_processor(processor)
 
     _processor, _provider, _owned_provider, _exporter = processor, provider, owned, exp
@@ -155,6 +162,19 @@ def _register_child_exit() -> None:
         _state.note_error("register-child-exit", exc)
 
 
+def _retarget(provider: Any, resource: Any, id_generator: Any) -> None:
+    """Give our own (global) provider and the tracers it has handed out new settings."""
+    try:
+        provider._update_resource(resource)  # merges; the new service.name wins
+        if id_generator is not None:
+            provider.id_generator = id_generator
+            with provider._tracers_lock:
+                for tracer in provider._tracers.values():
+                    tracer.id_generator = id_generator
+    except Exception as exc:  # SDK internals changed: keep the earlier settings
+        _state.note_error("reconfigure-provider", exc)
+
+
 def _script_name() -> str:
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
     base = os.path.splitext(os.path.basename(argv0))[0]
@@ -186,8 +206,9 @@ def shutdown() -> None:
         proc.shutdown()  # exports what is queued, then shuts the exporter down
     except Exception as exc:
         _state.note_error("shutdown", exc)
-    if provider is not None and not _owned_provider:
-        # Joined an application's provider: take our processor back out of its pipeline.
+    if provider is not None:
+        # Take our processor back out of the provider's pipeline (an application's provider we
+        # joined, or our own global one that a later configure() will reuse).
         try:
             multi = provider._active_span_processor
             multi._span_processors = tuple(p for p in multi._span_processors if p is not proc)

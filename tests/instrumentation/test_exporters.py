@@ -294,3 +294,33 @@ def test_forked_children_of_a_configured_parent_flush_on_exit(tmp_path):
     files = sorted(tmp_path.iterdir())
     assert len(files) == 3  # one per child; the parent made no span
     assert _count_spans(files) == 750
+
+
+_RECONFIGURE_SCRIPT = """
+import agentprof
+from opentelemetry import trace
+from agentprof.instrumentation import stats
+agentprof.configure({first!r})                      # installs our provider globally
+agentprof.configure({second!r}, service_name="b")   # again: the global provider is reused
+with trace.get_tracer("app").start_as_current_span("app-span"):
+    with agentprof.span("ours"):
+        pass
+agentprof.shutdown()
+print(stats()["spans_dropped"])
+"""
+
+
+def test_configure_again_keeps_the_global_provider_working(tmp_path):
+    import subprocess
+    import sys
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    out = subprocess.run([sys.executable, "-c", _RECONFIGURE_SCRIPT.format(first=str(first), second=str(second))],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    assert out.strip() == "0"
+    assert not first.exists() or not any(first.iterdir())
+    files = list(second.iterdir())
+    assert _count_spans(files) == 2
+    doc = orjson.loads(files[0].read_bytes().splitlines()[0])
+    res = {a["key"]: a["value"] for a in doc["resourceSpans"][0]["resource"]["attributes"]}
+    assert res["service.name"] == {"stringValue": "b"}
