@@ -213,3 +213,28 @@ def test_ap502_not_without_history(builder):
     compounding_history(builder, growth_tokens=0)
     profile, _ = analyze_trace(builder)
     assert of(profile, "AP502") == []
+
+
+def test_ap401_across_runs_one_low_finding_per_tool(builder):
+    ids = []
+    for i in range(14):  # 14 runs over 3 accounts: 11 calls repeat an earlier run's arguments
+        if i:
+            builder.trace()
+        ids.append(tool_sequence(builder, [("crm_get_customer", f"acct{i % 3}"), ("send_note", f"n{i}")])["tools"][0])
+    profile, con = analyze_trace(builder)
+    (f,) = [f for f in of(profile, "AP401") if f.run_id is None]
+    assert f.severity == "low"
+    assert set(f.span_ids) == set(ids[3:])
+    assert f.est_savings_s == pytest.approx(1.0)  # one repeated 1 s call per affected run
+    assert "11 of 14 calls to 'crm_get_customer', in 11 runs" in f.message
+    assert [g for g in of(profile, "AP401") if g.run_id is not None] == []  # no repeat within a run
+    assert_span_ids_exist(profile, con)
+
+
+def test_ap401_across_runs_not_for_distinct_arguments_or_few_repeats(builder):
+    for i in range(14):
+        if i:
+            builder.trace()
+        tool_sequence(builder, [("crm_get_customer", f"acct{i}" if i > 2 else "same")])  # 2 repeats < 10
+    profile, _ = analyze_trace(builder)
+    assert of(profile, "AP401") == []

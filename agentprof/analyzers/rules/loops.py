@@ -6,6 +6,7 @@ from typing import Any
 
 from agentprof.analyzers.rules._registry import rule
 from agentprof.analyzers.rules._support import (
+    SPAN_IDS_MAX,
     HIGH_SEVERITY_SHARE,
     NS_PER_S,
     fmt_s,
@@ -46,8 +47,8 @@ GROUP BY trace_id ORDER BY trace_id
     "AP401",
     "repeated-identical-tool-call",
     severity="medium",
-    summary="The same tool was called again with the same arguments in one run.",
-    thresholds={**HIGH_SEVERITY_SHARE},
+    summary="The same tool was called again with the same arguments (in one run, or across runs).",
+    thresholds={"cross_run_repeats_min": 10, "cross_run_repeat_share_min": 0.2, **HIGH_SEVERITY_SHARE},
 )
 def check_repeated_calls(ctx: Any):
     """
@@ -56,21 +57,31 @@ def check_repeated_calls(ctx: Any):
     calls that repeat an earlier *successful* call with identical arguments (a repeat after
     a failure is a retry, see AP302). Calls without an argument hash are not judged.
 
+    Across runs, it also reports a tool whose calls repeat arguments an *earlier run*
+    already called it with (at least `cross_run_repeats_min` such calls, and at least
+    `cross_run_repeat_share_min` of the tool's calls): one finding per tool with low
+    severity, since a cache shared between runs is only right when the data may be a
+    little stale. Its saving is the repeated calls' time per affected run.
+
     ## Why is this bad?
     The second call returns what the first returned: its latency, its cost, and the LLM
     step that asked for it are wasted, and its result enlarges the context again. It often
     means the model lost track of an earlier result (context too long or truncated).
 
     ## Example
-    `get_weather(city="Paris")` called at step 2 and again at step 5.
+    `get_weather(city="Paris")` called at step 2 and again at step 5. Across runs:
+    `crm_get_customer(id=…)` for 25 accounts in 200 runs, 183 calls repeating an earlier run's.
 
     ## Use instead
     Memoize deterministic tools within a run (a dict keyed by tool and canonical
     arguments), and keep earlier results visible to the model (or summarize them) so it
     does not ask again. The estimated saving is the time (and any recorded tool cost) of
-    the repeated calls.
+    the repeated calls. Across runs, a shared cache with a time-to-live fitting how
+    often the data changes serves the repeats.
 
     ## Thresholds
+    - `cross_run_repeats_min` (default 10): calls repeating an earlier run's arguments.
+    - `cross_run_repeat_share_min` (default 0.2): share of the tool's calls they must be.
     - `high_severity_share` (default 0.2).
 
     ## References
@@ -95,6 +106,51 @@ def check_repeated_calls(ctx: Any):
             savings_usd=r["wasted_usd"],
             wall_s=wall_s,
             cost_usd=cost,
+        )
+    yield from _cross_run_repeats(ctx)
+
+
+# Successful calls that are the first of their (tool, arguments) in their run but repeat a
+# pair an earlier run already called: what a cache shared between runs would serve.
+_CROSS_RUN_SQL = """
+WITH t AS (
+    SELECT trace_id, span_id, coalesce(tool_name, name) AS tool, start_ns, end_ns, status,
+           row_number() OVER (PARTITION BY trace_id, coalesce(tool_name, name), tool_args_hash
+                              ORDER BY start_ns, span_id) AS k_in_run,
+           row_number() OVER (PARTITION BY coalesce(tool_name, name), tool_args_hash
+                              ORDER BY start_ns, trace_id, span_id) AS k_any
+    FROM spans
+    WHERE category IN ('tool', 'retrieval') AND coalesce(tool_args_hash, '') <> ''
+),
+r AS (SELECT *, k_in_run = 1 AND k_any > 1 AND status <> 'error' AS repeat FROM t)
+SELECT tool, count(*) AS calls, count(*) FILTER (WHERE repeat) AS repeats,
+       count(DISTINCT trace_id) FILTER (WHERE repeat) AS runs,
+       sum(end_ns - start_ns) FILTER (WHERE repeat) / 1e9 AS repeat_s,
+       list(span_id ORDER BY end_ns - start_ns DESC, span_id) FILTER (WHERE repeat) AS span_ids
+FROM r GROUP BY tool
+HAVING count(*) FILTER (WHERE repeat) >= ? AND count(*) FILTER (WHERE repeat) >= ? * count(*)
+ORDER BY tool
+"""
+
+
+def _cross_run_repeats(ctx: Any):
+    min_repeats = threshold(ctx, "cross_run_repeats_min", 10)
+    min_share = threshold(ctx, "cross_run_repeat_share_min", 0.2)
+    for r in rows(ctx.con, _CROSS_RUN_SQL, [min_repeats, min_share]):
+        per_run_s = r["repeat_s"] / r["runs"]
+        yield make_finding(
+            ctx,
+            "AP401",
+            run_id=None,
+            message=(
+                f"{r['repeats']} of {r['calls']} calls to {r['tool']!r}, in {r['runs']} runs, repeated arguments an "
+                f"earlier run already called it with; a shared cache would save {fmt_s(per_run_s)} per affected run "
+                f"({fmt_s(r['repeat_s'])} in all)."
+            ),
+            suggestion=f"Cache {r['tool']!r} results across runs with a time-to-live that fits how often the data changes.",
+            span_ids=list(r["span_ids"])[:SPAN_IDS_MAX],
+            savings_s=per_run_s,
+            severity="low",
         )
 
 
