@@ -25,7 +25,9 @@ def create_stage(con: duckdb.DuckDBPyConnection) -> None:
     A regular table, not TEMP: with a file store DuckDB can then page it to disk, so a large
     ingest is bounded by DuckDB's buffer pool rather than held twice in memory.
     """
-    cols = ",\n".join(f"{c.name} {c.sql_type.replace(' NOT NULL', '')}" for c in schema.COLUMNS)
+    # JSON columns as VARCHAR here: the text is valid JSON by construction, and the span
+    # table's JSON type checks it once, on the move.
+    cols = ",\n".join(f"{c.name} {c.sql_type.replace(' NOT NULL', '').replace('JSON', 'VARCHAR')}" for c in schema.COLUMNS)
     con.execute(f"DROP TABLE IF EXISTS {STAGE}")
     con.execute("CREATE OR REPLACE SEQUENCE _agentprof_seq")
     con.execute(f"CREATE TABLE {STAGE} ({cols}, _bad VARCHAR[], _seq BIGINT DEFAULT nextval('_agentprof_seq'))")
