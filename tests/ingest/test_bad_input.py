@@ -238,3 +238,15 @@ def test_foreign_lines_in_json_lines(tmp_path):
     con, (sf,) = run(p)
     assert (sf.spans_read, sf.spans_skipped) == (2, 0)
     assert f'{p} (line 2, line 3): 2 × JSON value is not an OTLP traces object' in only(sf.problems, "not an OTLP")
+
+
+def test_ingesting_a_file_twice_into_one_store_keeps_one_copy(tmp_path):
+    p = tmp_path / "a.jsonl"
+    p.write_text(line_of([otlp_span("0000000000000001"), otlp_span("0000000000000002", "0000000000000001")]) + "\n")
+    con = open_store(tmp_path / "store.duckdb")
+    (first,) = ingest_files(con, [p])
+    (second,) = ingest_files(con, [p])
+    assert (first.spans_read, second.spans_read, second.spans_skipped) == (2, 0, 2)
+    assert "2 × span is already in the store; kept the stored copy" in only(second.problems, "already in the store")
+    assert con.execute("SELECT count(*) FROM spans").fetchone()[0] == 2
+    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '_agentprof%'").fetchone()[0] == 0
