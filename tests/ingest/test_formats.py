@@ -123,3 +123,20 @@ def test_json_lines_with_lines_longer_than_the_sniffed_head(tmp_path):
     a, b = ingest_files(con, [path, one], fast=False)
     assert (a.format, a.spans_read, b.format, b.spans_read) == ("otlp-jsonl", 3, "otlp-json", 0)
     assert b.spans_skipped == 1  # the same span as line 1: a duplicate
+
+
+def test_document_with_resource_after_spans_and_documents_back_to_back(tmp_path):
+    from ingest_builders import otlp_span
+
+    res = {"attributes": [{"key": "service.name", "value": {"stringValue": "late"}}]}
+    doc1 = {"resourceSpans": [{"scopeSpans": [{"spans": [otlp_span("0000000000000001")], "scope": {"name": "sc"}}], "resource": res}]}
+    doc2 = {"resourceSpans": [{"resource": res, "scopeSpans": [{"scope": {"name": "sc"}, "spans": [otlp_span("0000000000000002", "0000000000000001")]}]}]}
+    p = tmp_path / "two.json"
+    p.write_text(json.dumps(doc1, indent=2) + "\n" + json.dumps(doc2, indent=2))
+    con = open_store()
+    (sf,) = ingest_files(con, [p])
+    assert (sf.format, sf.spans_read, sf.problems) == ("otlp-json", 2, ())
+    assert con.execute("SELECT span_id, service_name FROM spans ORDER BY span_id").fetchall() == [
+        ("0000000000000001", "late"),
+        ("0000000000000002", "late"),
+    ]
