@@ -10,6 +10,7 @@ from typing import Any
 from agentprof.analyzers.rules._registry import rule
 from agentprof.analyzers.rules._support import (
     HIGH_SEVERITY_SHARE,
+    PART_CHARS_TOTAL,
     fmt_usd,
     make_finding,
     part_tokens_sql,
@@ -43,10 +44,9 @@ def context_window_tokens(model: str | None, provider: str | None = None) -> int
     return int(window) if window else None
 
 
-_CALLS_SQL = """
-SELECT trace_id, span_id, request_model AS model, provider, input_tokens
+_MODELS_SQL = """
+SELECT DISTINCT coalesce(request_model, response_model) AS model, provider
 FROM spans WHERE category = 'llm' AND input_tokens >= ?
-ORDER BY trace_id, start_ns
 """
 
 
@@ -91,12 +91,24 @@ def check_context_size(ctx: Any):
     # Smallest input that could be over either limit: the absolute one, or the share of the
     # smallest context window we could meet (4k), whichever is lower.
     floor = min(max_tokens, share_max * 4096)
+    windows = {(m, p): context_window_tokens(m, p) for m, p in ctx.con.execute(_MODELS_SQL, [floor]).fetchall()}
+    # Per model, the input size that is too large: a share of its window, or the absolute limit.
+    cases, params = [], []
+    for (m, p), w in windows.items():
+        cases.append("WHEN coalesce(request_model, response_model) IS NOT DISTINCT FROM ? "
+                     "AND provider IS NOT DISTINCT FROM ? THEN ?")
+        params += [m, p, min(max_tokens, share_max * w) if w else max_tokens]
+    limit_sql = f"CASE {' '.join(cases)} ELSE ? END" if cases else "?"
+    sql = f"""
+        SELECT trace_id, span_id, coalesce(request_model, response_model) AS model, provider, input_tokens
+        FROM spans WHERE category = 'llm' AND input_tokens > {limit_sql}
+        ORDER BY trace_id, start_ns
+    """
     per: dict[str, list[tuple[dict[str, Any], int | None]]] = defaultdict(list)
-    for r in rows(ctx.con, _CALLS_SQL, [floor]):
-        window = context_window_tokens(r["model"], r["provider"])
+    for r in rows(ctx.con, sql, [*params, max_tokens]):
+        window = windows.get((r["model"], r["provider"]))
         near = window is not None and r["input_tokens"] > share_max * window
-        if near or r["input_tokens"] > max_tokens:
-            per[r["trace_id"]].append((r, window if near else None))
+        per[r["trace_id"]].append((r, window if near else None))
     for run_id, calls in per.items():
         worst, _ = max(calls, key=lambda c: c[0]["input_tokens"])
         near = [(c, w) for c, w in calls if w]
@@ -126,9 +138,7 @@ WITH g AS (
            sum({part_tokens_sql('history_chars', 'tool_output_chars')}) AS history_tokens,
            list(span_id ORDER BY start_ns) AS span_ids
     FROM spans
-    WHERE category = 'llm' AND input_tokens > 0
-      AND (coalesce(system_chars, 0) + coalesce(tool_schema_chars, 0)
-           + coalesce(history_chars, 0) + coalesce(tool_output_chars, 0)) > 0
+    WHERE category = 'llm' AND input_tokens > 0 AND {PART_CHARS_TOTAL} > 0
     GROUP BY trace_id, request_model
 )
 SELECT * FROM g

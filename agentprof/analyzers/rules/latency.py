@@ -84,8 +84,10 @@ def check_sequential_tools(ctx: Any):
     """
     ## What it does
     Finds two or more tool or retrieval calls in one step (same parent span) that ran one
-    after another, with no LLM call between them. Without an LLM call in between, no call's
-    arguments can have been written from another call's result, so the calls are independent.
+    after another, with no LLM call between them: none that started after the previous call
+    started and is not nested inside it. Without an LLM call in between, no call's arguments
+    can have been written from another call's result, so the calls are independent. The LLM
+    call that issued them (started before them, perhaps still streaming) does not count.
 
     ## Why is this bad?
     Independent calls that wait for each other add their latencies: three 11 s vector-store
