@@ -83,7 +83,7 @@ def test_generated_corpus_equals_lenient_reader(tmp_path):
 
 def test_small_blocks_give_several_bounded_batches(tmp_path):
     paths = _gen_corpus().generate(6000, tmp_path, {"jsonl"}, seed=5)  # 300 runs: 5 lines
-    batches = list(iter_raw_batches_jsonl(paths["jsonl"], batch_bytes=1024))  # raised to 2 lines
+    batches = list(iter_raw_batches_jsonl(paths["jsonl"], batch_bytes=1024, min_rows=1))  # raised to 2 lines
     assert 3 <= len(batches) <= 5
     assert sum(b.num_rows for b in batches) == 6000
     assert max(b.num_rows for b in batches) <= 2 * 64 * 20  # never more than two lines' spans
@@ -216,6 +216,12 @@ def test_unsupported_input_raises(tmp_path, case):
             pass
 
 
+def test_small_tables_are_gathered_up_to_min_rows(tmp_path):
+    paths = _gen_corpus().generate(6000, tmp_path, {"jsonl"}, seed=5)
+    sizes = [t.num_rows for t in iter_raw_batches_jsonl(paths["jsonl"], batch_bytes=1024, min_rows=2500)]
+    assert sum(sizes) == 6000 and len(sizes) < 5 and all(n >= 2500 for n in sizes[:-1])
+
+
 def test_gzip_and_overlong_lines_are_unsupported(tmp_path):
     gz = tmp_path / "t.jsonl.gz"
     gz.write_bytes(gzip.compress(_line([_span()])))
@@ -240,7 +246,7 @@ def test_a_late_unsupported_block_can_be_rolled_back(tmp_path):
     loaded = 0
     con.execute("BEGIN TRANSACTION")
     with pytest.raises(FastPathUnsupported):
-        for t in iter_raw_batches_jsonl(p, batch_bytes=1024):  # blocks of about two lines
+        for t in iter_raw_batches_jsonl(p, batch_bytes=1024, min_rows=1):  # blocks of about two lines
             loaded += normalize_into(con, t)
     con.execute("ROLLBACK")
     assert loaded >= 39 and loaded % 39 == 0 and span_count(con) == 0
