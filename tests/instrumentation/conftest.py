@@ -62,6 +62,15 @@ def clock() -> VirtualClock:
     return VirtualClock()
 
 
+@pytest.fixture(autouse=True)
+def _no_global_provider(monkeypatch):
+    """Each test starts as if no tracer provider were installed globally, whatever other
+    tests in the same process did (configure() would otherwise join that provider)."""
+    from opentelemetry import trace
+
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: trace.ProxyTracerProvider())
+
+
 @pytest.fixture
 def spans(clock: VirtualClock):
     exporter = InMemorySpanExporter()
