@@ -169,3 +169,17 @@ def test_a_run_made_only_of_a_parent_cycle_keeps_its_time_unattributed(builder: 
     run = analyze_builder(builder)[0].runs[0]
     assert (run.start_ns, run.wall_ns) == (builder.rows[0]["start_ns"], 5 * S)
     assert components(run)["unattributed"] == 5 * S and run.critical_path == ()
+
+
+def test_duplicate_span_ids_and_self_parents_do_not_break_the_walk(builder: TraceBuilder) -> None:
+    root = builder.span("root", category="agent", span_id="00000000000000aa", start=0, end=10)
+    builder.span("dup 1", category="tool", span_id="00000000000000bb", parent=root, start=1, end=4)
+    builder.span("dup 2", category="tool", span_id="00000000000000bb", parent=root, start=5, end=8)
+    builder.span("child of dup", category="llm", parent="00000000000000bb", start=2, end=3)
+    builder.span("self parent", category="tool", span_id="00000000000000cc", parent="00000000000000cc", start=3, end=9)
+    run = analyze_builder(builder)[0].runs[0]
+    assert run.wall_ns == 10 * S and run.span_count == 5
+    assert sum(components(run).values()) == run.wall_ns
+    # "self parent" is a second root (under one virtual root with "root"); "root" ends last.
+    # The child naming the duplicated id hangs under its first row ("dup 1").
+    assert on_path(run) == {"root": 4 * S, "dup 1": 2 * S, "child of dup": 1 * S, "dup 2": 3 * S}
