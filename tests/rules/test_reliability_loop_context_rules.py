@@ -238,3 +238,13 @@ def test_ap401_across_runs_not_for_distinct_arguments_or_few_repeats(builder):
         tool_sequence(builder, [("crm_get_customer", f"acct{i}" if i > 2 else "same")])  # 2 repeats < 10
     profile, _ = analyze_trace(builder)
     assert of(profile, "AP401") == []
+
+
+def test_ap404_limit_in_an_event_without_a_status_message(builder):
+    events = '[{"name": "exception", "time_ns": 0, "attributes": {"exception.type": "MaxTurnsExceeded"}}]'
+    root = builder.span("Runner", category="agent", start=0, end=5, status="error", status_message="  ",
+                        events=events)
+    profile, _ = analyze_trace(builder)
+    (f,) = of(profile, "AP404")
+    assert f.span_ids == (root,)
+    assert f.message == "The run stopped at its step limit: a step/iteration limit."

@@ -15,6 +15,9 @@ NS_PER_S: Final = 1_000_000_000
 SPAN_IDS_MAX: Final = 50
 """Findings across runs cite at most this many spans (worst first); the message gives counts."""
 
+SPAN_IDS_PER_FINDING_MAX: Final = 200
+"""A bound on any finding's span list (a 2,000-step run must not put 2,000 ids in one finding)."""
+
 HIGH_SEVERITY_SHARE: Final = {"high_severity_share": 0.2}
 """Threshold every rule with a saving reads: a saving >= this share of the run is high severity."""
 
@@ -111,7 +114,7 @@ def make_finding(
         message=message,
         suggestion=suggestion,
         run_id=run_id,
-        span_ids=tuple(dict.fromkeys(s for s in span_ids if s)),
+        span_ids=tuple(dict.fromkeys(s for s in span_ids if s))[:SPAN_IDS_PER_FINDING_MAX],
         est_savings_s=None if savings_s is None else round(float(savings_s), 3),
         est_savings_usd=None if savings_usd is None else round(float(savings_usd), 6),
     )

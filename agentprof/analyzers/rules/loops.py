@@ -378,7 +378,7 @@ _LIMIT_RE = (
 )
 _LIMIT_SQL = f"""
 SELECT trace_id, list(span_id ORDER BY start_ns) AS span_ids,
-       any_value(coalesce(status_message, error_type)) AS text
+       any_value(coalesce(nullif(trim(status_message), ''), error_type)) AS text
 FROM spans
 WHERE ((status = 'error' OR status_message IS NOT NULL OR CAST(events AS VARCHAR) <> '[]')
        AND regexp_matches(lower(coalesce(status_message, '') || ' ' || coalesce(error_type, '') || ' '
@@ -436,7 +436,8 @@ def check_step_limit(ctx: Any):
     reported = set()
     for run_id, r in sorted(by_text.items()):
         reported.add(run_id)
-        text = (r["text"] or "").strip().splitlines()[0][:160] if r["text"] else "a step/iteration limit"
+        lines = (r["text"] or "").strip().splitlines()
+        text = lines[0][:160].rstrip(" .") if lines else "a step/iteration limit"
         yield make_finding(
             ctx,
             "AP404",
