@@ -206,3 +206,28 @@ def test_component_rules_report_once_across_runs(builder):
     assert "in 3 of 4 runs: 4.0 s (40%) in the median one, up to 50%" in f.message
     assert f.span_ids == tuple(roots)
     assert_span_ids_exist(profile, con)
+
+
+def test_ap101_ignores_the_issuing_llm_call_and_llm_calls_nested_in_a_tool(builder):
+    root = builder.span("agent", category="agent", start=0, end=13)
+    llm(builder, root, 0, 1.5, input_tokens=100, output_tokens=10)  # still streaming when the first call starts
+    a = tool(builder, root, "summarize_page", 1.0, 5.0)
+    llm(builder, a, 1.5, 4.5, input_tokens=900, output_tokens=100)  # the tool's own LLM call
+    b = tool(builder, root, "fetch_page", 5.0, 9.0)
+    c = tool(builder, root, "fetch_page", 9.0, 13.0)
+    profile, _ = analyze_trace(builder)
+    (f,) = of(profile, "AP101")
+    assert f.span_ids == (a, b, c)
+    assert f.est_savings_s == pytest.approx(8.0)  # 12 s in a row, 4 s together
+
+
+def test_ap101_an_llm_call_reading_a_result_splits_the_batch(builder):
+    root = builder.span("agent", category="agent", start=0, end=13)
+    a = tool(builder, root, "search", 0, 4)
+    b = tool(builder, root, "search", 4, 8)
+    llm(builder, root, 7.5, 8.5, input_tokens=100, output_tokens=10)  # starts during b, outlives it
+    tool(builder, root, "open", 8.5, 12.5)
+    profile, _ = analyze_trace(builder)
+    (f,) = of(profile, "AP101")
+    assert f.span_ids == (a, b)
+    assert f.est_savings_s == pytest.approx(4.0)
