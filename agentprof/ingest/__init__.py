@@ -123,6 +123,31 @@ def _read_fast(con: duckdb.DuckDBPyConnection, path: str) -> bool:
     return True
 
 
+def _read_pipelined(con, batches, fmt: str, path: str, progress, done: int, total: int) -> None:
+    """Normalize batch N in DuckDB (a worker thread; DuckDB releases the GIL) while Python
+    parses batch N+1, so the two cores both work."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agentprof.ingest import normalize, repair
+    from agentprof.ingest.raw import rows_to_arrow
+
+    cur = con.cursor()  # same database, own connection state: safe to drive from the worker
+    pending = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            for rows, at in batches:
+                table = rows_to_arrow(rows, fmt, path)
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(normalize.normalize_into, cur, table, target=repair.STAGE)
+                if progress is not None:
+                    progress(done + at, total)
+        finally:
+            if pending is not None:
+                pending.result()
+            cur.close()
+
+
 def ingest_files(
     con: duckdb.DuckDBPyConnection,
     paths: Iterable[str | os.PathLike[str]],
@@ -149,7 +174,6 @@ def ingest_files(
     from agentprof import pricing
     from agentprof.ingest import detect, normalize, repair
     from agentprof.ingest._report import FileReport
-    from agentprof.ingest.raw import rows_to_arrow
 
     files = _expand(paths)
     sizes = {}
@@ -180,10 +204,7 @@ def ingest_files(
             fmt, gz = sniffed
             try:
                 if not (fast and fmt == detect.OTLP_JSONL and not gz and _read_fast(con, path)):
-                    for rows, at in read_file(path, report, fmt, gz, batch_spans):
-                        normalize.normalize_into(con, rows_to_arrow(rows, fmt, path), target=repair.STAGE)
-                        if progress is not None:
-                            progress(done + at, total)
+                    _read_pipelined(con, read_file(path, report, fmt, gz, batch_spans), fmt, path, progress, done, total)
             except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others
                 # Not expected for any input; kept so that a bug shows as a message, not a traceback.
                 report.note(
