@@ -128,15 +128,16 @@ def fetch_steps(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list
     filt = f"WHERE {where}" if where else ""
     tbl = con.sql(
         f"""
-        SELECT trace_id, step_index, agent_name, span_id, explicit, model, start_ns,
+        SELECT trace_id, agent_name, span_id, explicit, model, start_ns,
                CASE WHEN explicit THEN end_ns ELSE greatest(end_ns, coalesce(last_ns, end_ns)) END AS end_ns,
-               coalesce(input_tokens, 0) AS input_tokens, coalesce(output_tokens, 0) AS output_tokens,
-               coalesce(cache_read_tokens, 0) AS cache_read_tokens, coalesce(cache_write_tokens, 0) AS cache_write_tokens,
+               coalesce(input_tokens, 0)::BIGINT AS input_tokens, coalesce(output_tokens, 0)::BIGINT AS output_tokens,
+               coalesce(cache_read_tokens, 0)::BIGINT AS cache_read_tokens,
+               coalesce(cache_write_tokens, 0)::BIGINT AS cache_write_tokens,
                cost_usd, cumulative_cost_usd, marginal_cost_usd, cost_growth,
                coalesce(system_tokens, 0) AS system_tokens, coalesce(tool_schemas_tokens, 0) AS tool_schemas_tokens,
                coalesce(history_tokens, 0) AS history_tokens, coalesce(tool_outputs_tokens, 0) AS tool_outputs_tokens,
-               coalesce(unattributed_tokens, 0)::DOUBLE AS unattributed_tokens, coalesce(sized_calls, 0) AS sized_calls,
-               coalesce(error_count, 0) AS error_count, step_rid
+               coalesce(unattributed_tokens, 0)::DOUBLE AS unattributed_tokens, coalesce(sized_calls, 0)::BIGINT AS sized_calls,
+               coalesce(error_count, 0)::BIGINT AS error_count, step_index::BIGINT AS step_index, step_rid
         FROM steps {filt} ORDER BY trace_id, step_index
         """,
         params=params or None,
@@ -157,46 +158,65 @@ def fetch_steps(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list
     m_tool = members.column("tool").to_numpy(zero_copy_only=False)
     llm_rid, llm_ids = m_rid[m_llm], m_id[m_llm].tolist()
     tool_rid, tool_ids, tool_names = m_rid[~m_llm], m_id[~m_llm].tolist(), m_tool[~m_llm].tolist()
-    cols = {name: tbl.column(name).to_pylist() for name in tbl.column_names}
     step_rids = tbl.column("step_rid").to_numpy()
     llm_lo = np.searchsorted(llm_rid, step_rids, side="left").tolist()
     llm_hi = np.searchsorted(llm_rid, step_rids, side="right").tolist()
     tool_lo = np.searchsorted(tool_rid, step_rids, side="left").tolist()
     tool_hi = np.searchsorted(tool_rid, step_rids, side="right").tolist()
 
+    names = (
+        "trace_id", "step_index", "agent_name", "span_id", "explicit", "model", "start_ns", "end_ns",
+        "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+        "cost_usd", "cumulative_cost_usd", "marginal_cost_usd", "cost_growth",
+        "system_tokens", "tool_schemas_tokens", "history_tokens", "tool_outputs_tokens", "unattributed_tokens",
+        "sized_calls", "error_count",
+    )
+    columns = [_pylist(tbl.column(n)) for n in names]
     out: dict[str, list[Step]] = {}
-    for k in range(tbl.num_rows):
-        buckets = TokenBuckets(
-            system_tokens=cols["system_tokens"][k],
-            tool_schemas_tokens=cols["tool_schemas_tokens"][k],
-            history_tokens=cols["history_tokens"][k],
-            tool_outputs_tokens=cols["tool_outputs_tokens"][k],
-            unattributed_tokens=cols["unattributed_tokens"][k],
-            estimated=cols["sized_calls"][k] > 0,
-        )
-        run_id = cols["trace_id"][k]
+    for (
+        run_id, index, agent, span_id, explicit, model, start_ns, end_ns,
+        in_tok, out_tok, cache_read, cache_write, cost, cumulative, marginal, growth,
+        system_t, schemas_t, history_t, outputs_t, unattributed_t, sized, errors,
+        l_lo, l_hi, t_lo, t_hi,
+    ) in zip(*columns, llm_lo, llm_hi, tool_lo, tool_hi):
         step = Step(
             run_id=run_id,
-            index=cols["step_index"][k],
-            agent_name=cols["agent_name"][k],
-            span_id=cols["span_id"][k],
-            explicit=cols["explicit"][k],
-            model=cols["model"][k],
-            start_ns=cols["start_ns"][k],
-            end_ns=cols["end_ns"][k],
-            input_tokens=int(cols["input_tokens"][k]),
-            output_tokens=int(cols["output_tokens"][k]),
-            cache_read_tokens=int(cols["cache_read_tokens"][k]),
-            cache_write_tokens=int(cols["cache_write_tokens"][k]),
-            cost_usd=cols["cost_usd"][k],
-            cumulative_cost_usd=cols["cumulative_cost_usd"][k],
-            marginal_cost_usd=cols["marginal_cost_usd"][k],
-            cost_growth=cols["cost_growth"][k],
-            buckets=buckets,
-            llm_span_ids=tuple(llm_ids[llm_lo[k] : llm_hi[k]]),
-            tool_span_ids=tuple(tool_ids[tool_lo[k] : tool_hi[k]]),
-            tool_names=tuple(tool_names[tool_lo[k] : tool_hi[k]]),
-            error_count=int(cols["error_count"][k]),
+            index=index,
+            agent_name=agent,
+            span_id=span_id,
+            explicit=explicit,
+            model=model,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            input_tokens=in_tok,
+            output_tokens=out_tok,
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
+            cost_usd=cost,
+            cumulative_cost_usd=cumulative,
+            marginal_cost_usd=marginal,
+            cost_growth=growth,
+            buckets=TokenBuckets(
+                system_tokens=system_t,
+                tool_schemas_tokens=schemas_t,
+                history_tokens=history_t,
+                tool_outputs_tokens=outputs_t,
+                unattributed_tokens=unattributed_t,
+                estimated=sized > 0,
+            ),
+            llm_span_ids=tuple(llm_ids[l_lo:l_hi]),
+            tool_span_ids=tuple(tool_ids[t_lo:t_hi]),
+            tool_names=tuple(tool_names[t_lo:t_hi]),
+            error_count=errors,
         )
         out.setdefault(run_id, []).append(step)
     return {k: tuple(v) for k, v in out.items()}
+
+
+def _pylist(column: Any) -> list[Any]:
+    """Arrow column to a Python list; through numpy when there are no nulls (about twice as fast)."""
+    import pyarrow as pa
+
+    if column.null_count == 0 and (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+        return column.to_numpy().tolist()
+    return column.to_pylist()
