@@ -471,6 +471,7 @@ def expected_entry(name: str, spans: Any, served: list[dict[str, Any]], librarie
         else [SESSION_ID],
         "ttft": ttft,
         "reported_cost_usd": sum(float(s.attributes.get("operation.cost", 0.0)) for s in spans),
+        "reported_cost_span_count": sum(1 for s in spans if "operation.cost" in s.attributes),
         # facts of the calls the mock server served
         "llm_span_count": len(served),
         "llm_error_count": sum(1 for c in served if c["status"] != 200),

@@ -283,6 +283,18 @@ def test_cost_of_recorded_usage(case: tuple[Any, dict[str, Any], str]) -> None:
         assert exp["reported_cost_usd"] == pytest.approx(exp["cost_usd"], rel=1e-6)
 
 
+def test_cost_source(case: tuple[Any, dict[str, Any], str]) -> None:
+    """Reported where the trace carries a cost (pydantic-ai's operation.cost), computed from
+    recorded usage elsewhere, unknown for calls without usage; NULL off LLM spans."""
+    con, exp, _ = case
+    with_usage = sum(1 for c in exp["llm_calls"] if c["input_tokens"] is not None)
+    reported = exp["reported_cost_span_count"]
+    got = dict(_rows(con, "SELECT cost_source, count(*) FROM llm_calls GROUP BY cost_source"))
+    want = {"reported": reported, "computed": with_usage - reported, "unknown": exp["llm_span_count"] - with_usage}
+    assert got == {k: v for k, v in want.items() if v}
+    assert _one(con, "SELECT count(*) FROM spans WHERE category <> 'llm' AND cost_source IS NOT NULL") == 0
+
+
 # ---------------------------------------------------------------------------------------------
 # encodings
 # ---------------------------------------------------------------------------------------------
