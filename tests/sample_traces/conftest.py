@@ -59,3 +59,43 @@ def analyzed_sample(name: str) -> Analyzed:
 def sample():
     """``sample("healthy_three_step.pb")`` -> Analyzed (cached for the session)."""
     return analyzed_sample
+
+
+@dataclass
+class Regeneration:
+    """``generate.py --out DIR`` running in a child process while the analyses run."""
+
+    out: Path
+    proc: Any
+    started: float
+    result: tuple[int, str, str, float] | None = None
+
+    def wait(self) -> tuple[int, str, str, float]:
+        """(return code, stdout, stderr, seconds from start to exit)."""
+        import time
+
+        if self.result is None:
+            stdout, stderr = self.proc.communicate(timeout=300)
+            self.result = (self.proc.returncode, stdout, stderr, time.perf_counter() - self.started)
+        return self.result
+
+
+@pytest.fixture(scope="session", autouse=True)
+def regeneration(tmp_path_factory: pytest.TempPathFactory):
+    """Start regenerating every sample into a temp dir at the start of this directory's tests.
+
+    It runs in a fresh process (the instrumentation is process-wide state) and overlaps with
+    the known-answer tests; test_samples_regenerate.py waits for it and compares the bytes.
+    """
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path_factory.mktemp("regenerated_samples")
+    proc = subprocess.Popen([sys.executable, str(SAMPLES_DIR / "generate.py"), "--out", str(out), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    job = Regeneration(out, proc, time.perf_counter())
+    yield job
+    if proc.poll() is None:  # a test run stopped early: do not leave the child behind
+        proc.kill()
+        proc.communicate()
