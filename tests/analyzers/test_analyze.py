@@ -85,3 +85,9 @@ def test_analysis_leaves_tree_and_step_tables_for_queries(builder: TraceBuilder)
     assert dict(on_path) == {s.name: s.on_path_ns for s in profile.runs[0].critical_path}
     assert con.execute("SELECT count(*), sum(cost_usd) FROM steps").fetchall() == [(1, 0.03)]
     assert con.execute("SELECT count(*) FROM step_members").fetchall() == [(5,)]
+
+
+def test_analyzing_twice_gives_the_same_profile(builder: TraceBuilder) -> None:
+    research_run(builder)
+    profile, con = analyze_builder(builder)
+    assert analyze(con, NO_RULES) == profile
