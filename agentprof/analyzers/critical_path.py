@@ -108,11 +108,12 @@ def parallel_saving_ns(run_spans: Iterable[Any], span_ids: Iterable[str]) -> int
     (spans off the path save nothing) and never negative. Unknown ids are ignored; fewer than
     two known spans save 0.
     """
-    tree = tree_from_rows(list(run_spans))
+    spans = list(run_spans)  # may be a generator: it is read twice below
+    tree = tree_from_rows(spans)
     if tree.n_real == 0:
         return 0
     wanted = {str(s) for s in span_ids}
-    id_of = _span_ids_in_tree_order(run_spans)
+    id_of = _span_ids_in_tree_order(spans)
     chosen = [i for i, sid in enumerate(id_of) if sid in wanted and tree.ce[i] > tree.cs[i]]
     if len(chosen) < 2:
         return 0

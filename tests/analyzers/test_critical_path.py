@@ -183,3 +183,10 @@ def test_duplicate_span_ids_and_self_parents_do_not_break_the_walk(builder: Trac
     # "self parent" is a second root (under one virtual root with "root"); "root" ends last.
     # The child naming the duplicated id hangs under its first row ("dup 1").
     assert on_path(run) == {"root": 4 * S, "dup 1": 2 * S, "child of dup": 1 * S, "dup 2": 3 * S}
+
+
+def test_parallel_saving_accepts_a_generator(builder: TraceBuilder) -> None:
+    ids = research_run(builder)
+    run = analyze_builder(builder)[0].runs[0]
+    vs = (ids[f"vs{i}"] for i in range(3))
+    assert parallel_saving_ns((s for s in run.spans), vs) == 22_600_000_000
