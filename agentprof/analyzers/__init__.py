@@ -23,7 +23,7 @@ from agentprof.profile import SEVERITIES, Finding, Profile, SourceFile
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["RuleContext", "analyze"]
+__all__ = ["RuleContext", "analyze", "sort_findings"]
 
 log = logging.getLogger("agentprof.analyze")
 

@@ -8,9 +8,9 @@ leaves these temp tables on the connection while rules run:
 * ``span_tree(rid, depth, self_time_ns, on_path_ns, step_rid)`` joined to ``spans.rowid``:
   per-span depth, self time, time on the critical path (0 = off the path), nearest step span;
 * ``step_members(rid, step_rid)``: which step each LLM/tool/retrieval/embedding span is in;
-* ``steps``: one row per step (``trace_id``, ``step_index``, ``span_id``, ``explicit``, tokens,
-  ``cost_usd``, ``cumulative_cost_usd``, ``marginal_cost_usd``, ``cost_growth``, bucket tokens,
-  ``llm_span_ids``, ``tool_span_ids``, ...).
+* ``steps``: one row per step (``step_rid``, ``trace_id``, ``step_index``, ``span_id``,
+  ``explicit``, token sums, ``cost_usd``, ``cumulative_cost_usd``, ``marginal_cost_usd``,
+  ``cost_growth``, bucket tokens, ``error_count``); its spans are in ``step_members``.
 """
 
 from __future__ import annotations
