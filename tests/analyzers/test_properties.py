@@ -105,7 +105,7 @@ def _facts(rows: list[dict[str, Any]]):
     return tree, tree_facts(tree)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(span_trees())
 def test_critical_path_matches_the_definition(rows: list[dict[str, Any]]) -> None:
     tree, facts = _facts(rows)
@@ -117,7 +117,7 @@ def test_critical_path_matches_the_definition(rows: list[dict[str, Any]]) -> Non
     assert int(tree.ce[root] - tree.cs[root]) == wall
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(span_trees(malformed=True))
 def test_path_tiles_the_run_is_a_chain_and_components_sum_to_wall(rows: list[dict[str, Any]]) -> None:
     tree, facts = _facts(rows)
