@@ -11,7 +11,10 @@ from agentprof._version import __version__
 
 # public name -> module that defines it (imported on first attribute access, PEP 562)
 _LAZY = {
+    "Finding": "agentprof.profile",
+    "Profile": "agentprof.profile",
     "agent": "agentprof.instrumentation.manual",
+    "analyze_traces": "agentprof._api",
     "configure": "agentprof.instrumentation._configure",
     "flush": "agentprof.instrumentation._configure",
     "instrument": "agentprof.instrumentation.auto",
@@ -25,8 +28,11 @@ _LAZY = {
 }
 
 __all__ = [
+    "Finding",
+    "Profile",
     "__version__",
     "agent",
+    "analyze_traces",
     "configure",
     "flush",
     "instrument",

@@ -237,8 +237,6 @@ def version() -> None:
 
 
 def _build_profile(traces: list[Path], db: Path | None, config: Config) -> Profile:
-    from agentprof import store
-
     if not traces and db is None:
         if DEFAULT_TRACE_DIR.is_dir() and any(DEFAULT_TRACE_DIR.iterdir()):
             traces = [DEFAULT_TRACE_DIR]
@@ -249,18 +247,17 @@ def _build_profile(traces: list[Path], db: Path | None, config: Config) -> Profi
             )
     if db is not None and not traces and not db.exists():
         raise AgentprofError(f"{db}: no such span store", hint=f"create it with `agentprof ingest TRACE --db {db}`")
+    from agentprof import store
+    from agentprof.analyzers import analyze as run_analysis
+
     con = store.open_store(db)
     try:
-        sources: tuple[SourceFile, ...] = ()
-        if traces:
-            sources = _ingest(con, traces, config)
+        sources: tuple[SourceFile, ...] = _ingest(con, traces, config) if traces else ()
         if store.span_count(con) == 0:
             where = ", ".join(str(p) for p in traces) if traces else str(db)
             problems = "; ".join(p for s in sources for p in s.problems[:3])
             raise NoUsableSpansError(where, None, "no usable spans" + (f" ({problems})" if problems else ""),
                                      hint="check that the file is an OTLP trace export (see docs/formats.md)")
-        from agentprof.analyzers import analyze as run_analysis
-
         return run_analysis(con, config, sources=sources)
     finally:
         con.close()
