@@ -203,9 +203,11 @@ def apply_prices(con: duckdb.DuckDBPyConnection, config: Config | None = None) -
             con.unregister("_agentprof_prices")
 
     notes = [f"{n} LLM call(s) priced from {src}" for src, n in sorted(sources.items())]
+    # fetchall, not fetchone: DuckDB keeps a result open until it is read to the end, and an
+    # open result blocks the caller's next register()/sql() on this connection.
     no_tokens = con.execute(
         f"SELECT count(*) FROM {T} WHERE {todo} AND input_tokens IS NULL AND output_tokens IS NULL"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if no_tokens:
         notes.append(f"{no_tokens} LLM call(s) have no token counts, so their cost is unknown")
     for label, n in sorted(unknown.items()):

@@ -107,18 +107,32 @@ def read_file(path: str, report: Any, fmt: str, gz: bool, batch_spans: int = BAT
 
 
 def _read_fast(con: duckdb.DuckDBPyConnection, path: str) -> bool:
-    """Well-formed, uncompressed OTLP JSON lines through the Arrow/DuckDB reader.
+    """Well-formed, uncompressed OTLP JSON lines through the Arrow/DuckDB readers.
 
-    Returns False (with this file's staged rows removed) when that reader refuses the file;
-    the lenient reader then reads it again and reports any problem precisely.
+    The one-pass reader (Arrow structs → span-table columns in one query per batch); for
+    spans with prompt content to measure in Python, the fast reader (Arrow → raw JSON text
+    → ``normalize_into``). Returns False (with this file's staged rows removed) when they
+    refuse the file; the lenient reader then reads it again and reports any problem
+    precisely.
     """
-    from agentprof.ingest import fastpath, normalize, repair
+    from agentprof.ingest import fastpath, normalize, onepass, repair
 
+    def undo() -> None:
+        con.execute(f"DELETE FROM {repair.STAGE} WHERE source_file = ?", [path])
+
+    try:
+        onepass.ingest_jsonl(con, path, target=repair.STAGE)
+        return True
+    except onepass.NeedsMeasuring:
+        undo()
+    except onepass.OnePassUnsupported:
+        undo()
+        return False
     try:
         for table in fastpath.iter_raw_batches_jsonl(path):
             normalize.normalize_into(con, table, target=repair.STAGE)
     except fastpath.FastPathUnsupported:
-        con.execute(f"DELETE FROM {repair.STAGE} WHERE source_file = ?", [path])
+        undo()
         return False
     return True
 

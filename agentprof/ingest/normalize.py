@@ -218,6 +218,85 @@ def _extract_sql(attrs: str) -> str:
     return f"json_extract_string({attrs}, {_sql_list(_SQL.paths)})"
 
 
+# --- the two representations of a span's attributes ----------------------------------------
+# Every expression below reads attribute values from ``a``: a list with one element per alias
+# key (``_Sql.index``), each the value as ``json_extract_string`` gives it (a string as is; a
+# number, bool or array as its JSON text; NULL when absent or null). A representation says how
+# ``a`` (and the two facts read from events and resource) are computed from its raw relation.
+
+
+class JsonTextRep:
+    """Raw spans (``raw.RAW_COLUMNS``): attributes, events and resource as JSON text."""
+
+    measured = True
+    """The relation has the measured prompt-part columns (``_MEASURED``)."""
+
+    def attr_list(self) -> str:
+        return _extract_sql("r.attributes")
+
+    def exception_type(self) -> str:
+        return (
+            "(CASE WHEN events LIKE '%\"exception\"%' THEN json_extract_string(list_filter(CAST(json_extract(events, '$[*]') AS JSON[]), "
+            "lambda e: json_extract_string(e, '$.name') = 'exception')[1], '$.attributes.\"exception.type\"') END)"
+        )
+
+    def service_name(self) -> str:
+        return "json_extract_string(resource, '$.\"service.name\"')"
+
+
+def otlp_value_text(v: str, *, scalar: bool = False) -> str:
+    """An OTLP AnyValue struct ``v`` (scalar members + ``arrayValue.values``) as
+    ``json_extract_string`` reads the same value from the decoded JSON text: a string as
+    is, a number/bool as its JSON text, an array as its compact JSON text, else NULL."""
+    from agentprof.ingest.fastpath import _scalar_parts
+
+    element = ", ".join(_scalar_parts("e") + ["'null'"])
+    array = f"'[' || array_to_string(list_transform({v}.arrayValue.\"values\", lambda e: coalesce({element})), ',') || ']'"
+    if scalar:  # an array's element: no nested arrays in the schema
+        return f"coalesce({v}.stringValue, {', '.join(_scalar_parts(v)[1:])})"
+    return f"coalesce({v}.stringValue, {', '.join(_scalar_parts(v)[1:])}, CASE WHEN {v}.arrayValue IS NOT NULL THEN coalesce({array}, '[]') END)"
+
+
+class OtlpStructRep:
+    """OTLP JSON parsed by Arrow: the relation has ``_kv`` (the span's KeyValue struct list),
+    ``_keys`` (its keys, in order), ``_vals`` (each value as :func:`otlp_value_text`),
+    ``_ev`` (the events struct list) and ``_service_name``, next to the JSON-text columns the
+    span table keeps. Values are read straight from the structs: no JSON text is parsed again.
+
+    ``present``: the attribute keys that occur in the batch (None: any may). An alias key
+    absent from the whole batch becomes a NULL constant, which DuckDB folds away."""
+
+    measured = False
+
+    def __init__(self, present: frozenset[str] | None = None) -> None:
+        self.present = present
+
+    def attr_expr(self, key: str) -> str:
+        """The value of attribute ``key`` (``key[0]``: its array's first element)."""
+        first = key.endswith("[0]")
+        name = key[:-3] if first else key
+        if self.present is not None and name not in self.present:
+            return "NULL::VARCHAR"
+        pos = f"list_position(_keys, '{name.replace(chr(39), chr(39) * 2)}')"
+        if first:
+            return otlp_value_text(f'_kv[{pos}].value.arrayValue."values"[1]', scalar=True)
+        return f"_vals[{pos}]"
+
+    def attr_list(self) -> str:
+        keys = sorted(_SQL.index, key=_SQL.index.get)
+        return "[" + ", ".join(self.attr_expr(k) for k in keys) + "]"
+
+    def exception_type(self) -> str:
+        value = "list_filter(list_filter(_ev, lambda e: e.name = 'exception')[1].attributes, lambda x_kv: x_kv.key = 'exception.type')[1].value"
+        return f"(CASE WHEN len(_ev) > 0 THEN {otlp_value_text(value)} END)"
+
+    def service_name(self) -> str:
+        return "_service_name"
+
+
+JSON_TEXT = JsonTextRep()
+
+
 _SQL = _Sql()
 
 
@@ -251,7 +330,9 @@ def category_sql() -> str:
         ELSE 'other' END"""
 
 
-def _select_sql(raw: str, stage: bool) -> str:
+def _select_sql(raw: str, stage: bool, rep: JsonTextRep | OtlpStructRep = JSON_TEXT) -> str:
+    """``INSERT INTO @TARGET@ … SELECT`` of span-table rows from relation ``raw`` (a table
+    name or a parenthesized query) whose attributes are in representation ``rep``."""
     s = _SQL
     provider_raw = f"lower({s.first('provider')})"
     provider = f"coalesce({_case_map(provider_raw, PROVIDER_ALIASES)}, {provider_raw})"
@@ -281,14 +362,11 @@ def _select_sql(raw: str, stage: bool) -> str:
         f"coalesce({s.first('tool_args_hash')}, CASE WHEN cat = 'tool' AND {args} IS NOT NULL THEN "
         f"md5(CASE WHEN json_valid({args}) THEN CAST(json({args}) AS VARCHAR) ELSE {args} END) END)"
     )
-    exception_type = (
-        "(CASE WHEN events LIKE '%\"exception\"%' THEN json_extract_string(list_filter(CAST(json_extract(events, '$[*]') AS JSON[]), "
-        "lambda e: json_extract_string(e, '$.name') = 'exception')[1], '$.attributes.\"exception.type\"') END)"
-    )
+    exception_type = rep.exception_type()
     cost = f"(CASE WHEN {llm} THEN coalesce({', '.join(f'TRY_CAST({s.v(k)} AS DOUBLE)' for k in ALIASES['cost_usd'])}) END)"
     step_from_name = "TRY_CAST(regexp_extract(name, '^agent\\.step\\.([0-9]+)$', 1) AS INTEGER)"
     parts = {
-        p: f"(CASE WHEN cat = 'llm' THEN coalesce(v_{p}, {m}) END)"
+        p: f"(CASE WHEN cat = 'llm' THEN {f'coalesce(v_{p}, {m})' if rep.measured else f'v_{p}'} END)"
         for p, m in zip(("system_chars", "tool_schema_chars", "history_chars", "tool_output_chars"), _MEASURED)
     }
 
@@ -306,7 +384,7 @@ def _select_sql(raw: str, stage: bool) -> str:
         "status": "coalesce(lower(status_code), 'unset')",
         "status_message": "status_message",
         "error_type": f"coalesce({s.first('error_type')}, {exception_type})",
-        "service_name": "json_extract_string(resource, '$.\"service.name\"')",
+        "service_name": rep.service_name(),
         "agent_name": own_agent_sql("cat"),
         "session_id": s.first("session_id"),
         "user_id": s.first("user_id"),
@@ -345,7 +423,7 @@ def _select_sql(raw: str, stage: bool) -> str:
     values = ", ".join(f"{v} AS v_{c}" for c, (v, _) in ints.items())
     bads = ", ".join(f"coalesce({b}, false) AS bad_{c}" for c, (_, b) in ints.items()) if stage else ""
     return f"""INSERT INTO @TARGET@ ({', '.join(names)})
-WITH x AS (SELECT r.*, {_extract_sql('r.attributes')} AS a FROM {raw} r),
+WITH x AS (SELECT r.*, {rep.attr_list()} AS a FROM {raw} r),
 y AS (SELECT x.*, {doubles} FROM x),
 c AS (SELECT y.*, {category_sql()} AS cat, {provider} AS prov, {values}{', ' + bads if bads else ''} FROM y),
 d AS (SELECT c.*, {cost} AS reported_cost FROM c)

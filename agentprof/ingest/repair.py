@@ -54,7 +54,7 @@ def _note(con, reports: dict[str, FileReport], kind: str, what: str, fix: str, *
 
 def _fix(con, sql: str) -> int:
     con.execute(f"CREATE OR REPLACE TEMP TABLE _agentprof_fix AS {sql}")
-    return con.execute("SELECT count(*) FROM _agentprof_fix").fetchone()[0]
+    return con.execute("SELECT count(*) FROM _agentprof_fix").fetchall()[0][0]  # read to the end: frees the result
 
 
 def repair_stage(con: duckdb.DuckDBPyConnection, reports: dict[str, FileReport]) -> None:

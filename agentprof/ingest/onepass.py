@@ -1,0 +1,250 @@
+"""One pass from well-formed OTLP JSON lines to span-table rows.
+
+Arrow's C++ JSON parser reads blocks of lines against the strict OTLP schema of
+``fastpath`` (both cores), and ONE DuckDB ``INSERT … SELECT`` per gathered batch unnests
+resourceSpans → scopeSpans → spans and computes every span-table column straight from the
+attribute KeyValue structs (``normalize.OtlpStructRep``: the same alias lists and rules as the
+JSON-text mapping, generated from ``normalize.ALIASES``). The JSON text the span table keeps
+(attributes, events, resource) is written once, in the same query. Nothing parses JSON text
+a second time and no Python runs per span.
+
+Strictness is ``fastpath``'s (its schema and block checks are reused), plus what that reader
+checks while flattening, plus what the lenient reader judges differently: a repeated
+attribute key (span, event or resource; the lenient reader keeps the last value), a start
+time that is not positive (it skips the span). On anything it cannot read exactly it raises
+:class:`OnePassUnsupported`, and :class:`NeedsMeasuring` for spans carrying prompt content
+(their part sizes are measured in Python by the fast reader's path) — possibly after
+earlier batches were inserted, so the caller must undo them (``ingest_files`` deletes the
+file's rows from the stage table).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from agentprof.ingest import normalize, prompt_parts
+from agentprof.ingest.fastpath import (
+    DEFAULT_BATCH_BYTES,
+    DEFAULT_MIN_ROWS,
+    SOURCE_FORMAT,
+    FastPathUnsupported,
+    _check_block,
+    _next_block,
+    _open,
+    _scalar_parts,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+OnePassUnsupported = FastPathUnsupported
+"""Raised when the input needs the lenient reader (same class as the fast reader's refusal)."""
+
+
+class NeedsMeasuring(OnePassUnsupported):
+    """Spans carry prompt content whose part sizes are measured in Python: the fast reader
+    (raw JSON text → ``normalize.normalize_into``) reads the file."""
+
+_BLOCK = "_agentprof_onepass"
+
+
+
+CONTENT_KEY_REGEX = "^" + prompt_parts.CONTENT_KEYS_REGEX.removeprefix('"')
+"""Attribute keys whose spans carry prompt content (``normalize`` measures those in Python)."""
+
+
+def _kv_object_sql(kvs: str) -> str:
+    """JSON object text of a KeyValue struct list, exactly as ``fastpath`` writes it."""
+    element = ", ".join(_scalar_parts("e") + ["'null'"])
+    array = f"'[' || array_to_string(list_transform(kv.value.arrayValue.\"values\", lambda e: coalesce({element})), ',') || ']'"
+    value = ", ".join(_scalar_parts("kv.value") + [array, "CASE WHEN kv.value.arrayValue IS NOT NULL THEN '[]' END", "'null'"])
+    return f"coalesce('{{' || array_to_string(list_transform({kvs}, lambda kv: to_json(kv.key) || ':' || coalesce({value})), ',') || '}}', '{{}}')"
+
+
+def _repeated_keys(kvs: str) -> str:
+    """True when a KeyValue list repeats a key (the lenient reader keeps the last value)."""
+    keys = f"list_transform({kvs}, lambda x_kv: x_kv.key)"
+    return f"len(list_distinct({keys})) < len({kvs})"
+
+
+def _raw_relation(spans: str, source_file: str | None, source_format: str) -> str:
+    """A parenthesized query over ``spans`` (one row per span: the span struct ``sp``, its
+    resource's JSON text and service name, its scope name) giving the raw columns as the span
+    table keeps them (JSON text) plus the struct columns ``normalize.OtlpStructRep`` reads."""
+    events = (
+        "coalesce('[' || array_to_string(list_transform(sp.events, lambda ev: "
+        "'{\"name\":' || coalesce(to_json(ev.name), 'null') || ',\"time_ns\":' || "
+        "coalesce(CAST(CAST(ev.timeUnixNano AS BIGINT) AS VARCHAR), 'null') || ',\"attributes\":' || "
+        f"{_kv_object_sql('ev.attributes')} || '}}'), ',') || ']', '[]')"
+    )
+    ev_keys_repeat = f"list_bool_or(list_transform(sp.events, lambda ev: {_repeated_keys('ev.attributes')}))"
+    sf = "NULL" if source_file is None else "'" + source_file.replace("'", "''") + "'"
+    fmt = "'" + source_format.replace("'", "''") + "'"
+    values = f"list_transform(sp.attributes, lambda x_kv: {normalize.otlp_value_text('x_kv.value')})"
+    return f"""(
+    SELECT
+        CASE WHEN len(list_distinct(_keys)) < len(_keys) OR coalesce({ev_keys_repeat}, false)
+             THEN error('a repeated attribute key; needs the lenient reader')
+             ELSE lower(sp.traceId) END AS trace_id,
+        lower(sp.spanId) AS span_id,
+        lower(nullif(sp.parentSpanId, '')) AS parent_span_id,
+        coalesce(sp.name, '') AS name,
+        ['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'][coalesce(sp.kind, 0) + 1] AS kind,
+        CASE WHEN CAST(sp.startTimeUnixNano AS BIGINT) > 0 THEN CAST(sp.startTimeUnixNano AS BIGINT)
+             ELSE error('a start time that is not positive; needs the lenient reader') END AS start_ns,
+        CASE WHEN CAST(nullif(sp.endTimeUnixNano, '') AS BIGINT) > 0 THEN CAST(nullif(sp.endTimeUnixNano, '') AS BIGINT) END AS end_ns,
+        ['unset', 'ok', 'error'][coalesce(sp.status.code, 0) + 1] AS status_code,
+        nullif(sp.status.message, '') AS status_message,
+        {_kv_object_sql('sp.attributes')} AS attributes,
+        {events} AS events,
+        resource, scope_name,
+        {fmt} AS source_format, {sf} AS source_file,
+        sp.attributes AS _kv, _keys, {values} AS _vals, sp.events AS _ev, _service_name
+    FROM (SELECT *, list_transform(sp.attributes, lambda x_kv: x_kv.key) AS _keys FROM {spans}))"""
+
+
+def _resource_sql(table: str) -> str:
+    """Per resource (column ``ra``: its KeyValue list): JSON text, service name, repeated key."""
+    service = normalize.otlp_value_text("ra[list_position(list_transform(ra, lambda x_kv: x_kv.key), 'service.name')].value")
+    return f"SELECT {_kv_object_sql('ra')} AS resource, {service} AS service_name, {_repeated_keys('ra')} AS repeat FROM {table}"
+
+
+def _flatten(block, con, path: str):
+    """One parsed block → (a record batch with one row per span: ``sp``, ``resource``,
+    ``_service_name``, ``scope_name``; the attribute keys present), with Arrow compute (the
+    spans are not copied). One row per span, not per line, and one record batch per block
+    let DuckDB spread the batch over its threads."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rs = pc.list_flatten(block.column("resourceSpans"))
+    ss_lists = pc.struct_field(rs, "scopeSpans")
+    ss = pc.list_flatten(ss_lists)
+    sp_lists = pc.struct_field(ss, "spans")
+    sp = pc.list_flatten(sp_lists)
+    sp_scope = pc.list_parent_indices(sp_lists)
+    sp_resource = pc.take(pc.list_parent_indices(ss_lists), sp_scope)
+    con.register("_agentprof_resources", pa.table({"ra": pc.struct_field(pc.struct_field(rs, "resource"), "attributes")}))
+    try:
+        res = con.sql(_resource_sql("_agentprof_resources")).to_arrow_table()
+    finally:
+        con.unregister("_agentprof_resources")
+    if pc.any(res.column("repeat")).as_py():
+        raise OnePassUnsupported(f"{path}: a repeated resource attribute key; needs the lenient reader")
+    scope_name = pc.struct_field(pc.struct_field(ss, "scope"), "name")
+    scope_name = pc.if_else(pc.equal(scope_name, ""), pa.scalar(None, pa.string()), scope_name)
+    keys = pc.struct_field(pc.list_flatten(pc.struct_field(sp, "attributes")), "key")
+    present = frozenset(pc.unique(keys).to_pylist())
+    if any(re.match(CONTENT_KEY_REGEX, k) for k in present):
+        raise NeedsMeasuring(f"{path}: prompt content to measure; needs the fast reader")
+    batch = pa.record_batch(
+        {
+            "sp": sp,
+            "resource": pc.take(res.column("resource"), sp_resource).combine_chunks(),
+            "_service_name": pc.take(res.column("service_name"), sp_resource).combine_chunks(),
+            "scope_name": pc.take(scope_name, sp_scope),
+        }
+    )
+    return batch, present
+
+
+def _span_count(block) -> int:
+    import pyarrow.compute as pc
+
+    rs = pc.list_flatten(block.column("resourceSpans"))
+    ss = pc.list_flatten(pc.struct_field(rs, "scopeSpans"))
+    return int(pc.sum(pc.list_value_length(pc.struct_field(ss, "spans"))).as_py() or 0)
+
+
+def ingest_jsonl(
+    con: duckdb.DuckDBPyConnection,
+    path: str | os.PathLike[str],
+    *,
+    target: str,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    min_rows: int = DEFAULT_MIN_ROWS,
+    source_file: str | None = None,
+    source_format: str = SOURCE_FORMAT,
+) -> int:
+    """Insert the spans of an OTLP JSON-lines file into ``target``; returns spans inserted.
+
+    ``target`` is the span table or an ingest stage table (``repair.STAGE``). Memory is
+    bounded by ``batch_bytes`` (one block parsed at a time) and ``min_rows`` (spans gathered
+    from several blocks into one query). Raises :class:`OnePassUnsupported` on the first
+    block that needs another reader; rows of earlier blocks are then already in ``target``.
+    """
+    import duckdb
+
+    path = os.fspath(path)
+    if source_file is None:
+        source_file = path
+    with open(path, "rb") as fh:
+        if fh.read(2) == b"\x1f\x8b":
+            raise OnePassUnsupported(f"{path}: gzip-compressed")
+    stage = target != normalize.schema.TABLE
+    relation = _raw_relation(_BLOCK, source_file, source_format)
+    statements: dict[frozenset[str], str] = {}  # one statement per set of keys present
+    reader = _open(path, batch_bytes)
+    inserted = 0
+
+    def load(blocks: list) -> None:
+        import pyarrow as pa
+
+        present: frozenset[str] = frozenset()
+        batches = []
+        for block in blocks:
+            batch, keys = _flatten(block, con, path)
+            batches.append(batch)
+            present |= keys & _ALIAS_KEYS
+        table = pa.Table.from_batches(batches)
+        if present not in statements:
+            rep = normalize.OtlpStructRep(present)
+            statements[present] = normalize._select_sql(relation, stage, rep).replace("@TARGET@", target)
+        con.register(_BLOCK, table)
+        try:
+            con.execute(statements[present])
+        except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.OutOfRangeException) as exc:
+            # A cast or check that failed on this data: another reader must decide.
+            raise OnePassUnsupported(f"{path}: {_first_line(exc)}") from exc
+        finally:
+            con.unregister(_BLOCK)
+
+    # Parse the next block in a thread while DuckDB maps the current batch: both release the GIL.
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        pending = pool.submit(_next_block, reader, path)
+        gathered: list = []
+        rows = 0
+        while True:
+            block = pending.result()
+            if block is None:
+                break
+            pending = pool.submit(_next_block, reader, path)
+            if block.num_rows == 0:
+                continue
+            _check_block(block, path)
+            n = _span_count(block)
+            if n:
+                gathered.append(block)
+                rows += n
+            if rows >= min_rows:
+                load(gathered)
+                inserted += rows
+                gathered, rows = [], 0
+        if gathered:
+            load(gathered)
+            inserted += rows
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return inserted
+
+
+_ALIAS_KEYS = frozenset(k.removesuffix("[0]") for keys in normalize.ALIASES.values() for k in keys)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return re.sub(r"^\w+ Error: ", "", text)

@@ -1,0 +1,327 @@
+"""The one-pass JSON-lines reader must store exactly what the lenient reader stores, or refuse.
+
+Each case ingests the same file twice with ``ingest_files``: once as the CLI does (one-pass
+first) and once with ``fast=False`` (the lenient Python reader), and compares the ``spans``
+rows column by column, JSON columns as text, plus the per-file reports.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import orjson
+import pytest
+
+from agentprof import schema
+from agentprof.ingest import fastpath, ingest_files, onepass, repair
+from agentprof.ingest.onepass import OnePassUnsupported
+from agentprof.store import open_store
+
+T0 = 1_795_287_678_000_000_000
+
+
+def _kv(key, value):
+    return {"key": key, "value": value}
+
+
+def _s(v):
+    return {"stringValue": v}
+
+
+def _i(v):
+    return {"intValue": str(v)}
+
+
+def _d(v):
+    return {"doubleValue": v}
+
+
+def _b(v):
+    return {"boolValue": v}
+
+
+def _arr(*vals):
+    return {"arrayValue": {"values": list(vals)}}
+
+
+# One span's attributes per convention; each builder gets a random generator.
+CONVENTIONS = {
+    "genai": lambda r: [
+        _kv("gen_ai.operation.name", _s("chat")), _kv("gen_ai.provider.name", _s("openai")),
+        _kv("gen_ai.request.model", _s("gpt-4o")), _kv("gen_ai.response.model", _s("gpt-4o-2024-08-06")),
+        _kv("gen_ai.usage.input_tokens", _i(r.randint(100, 9000))), _kv("gen_ai.usage.output_tokens", _i(r.randint(1, 900))),
+        _kv("gen_ai.usage.cache_read.input_tokens", _i(r.randint(0, 50))),
+        _kv("gen_ai.usage.reasoning.output_tokens", _i(0)),
+        _kv("gen_ai.response.finish_reasons", _arr(_s("stop"), _s("length"))),
+        _kv("gen_ai.response.time_to_first_chunk", _d(round(r.random(), 6))),
+        _kv("gen_ai.request.temperature", _d(0.2)), _kv("gen_ai.request.stream", _b(True)),
+        _kv("gen_ai.conversation.id", _s(f"conv-{r.randint(0, 3)}")), _kv("user.id", _s("u1")),
+    ],
+    "genai_deprecated": lambda r: [
+        _kv("gen_ai.system", _s(r.choice(["anthropic", "vertex_ai", "az.ai.openai"]))),
+        _kv("gen_ai.request.model", _s("claude-sonnet-4-5")), _kv("gen_ai.operation.name", _s("chat")),
+        _kv("gen_ai.usage.prompt_tokens", _i(10)), _kv("gen_ai.usage.completion_tokens", _i(r.randint(1, 99))),
+        _kv("gen_ai.usage.cache_read_input_tokens", _i(500)), _kv("gen_ai.usage.cache_creation_input_tokens", _i(20)),
+        _kv("gen_ai.response.finish_reasons", _arr()), _kv("session.id", _i(42)),
+    ],
+    "openinference": lambda r: [
+        _kv("openinference.span.kind", _s(r.choice(["LLM", "TOOL", "RETRIEVER", "CHAIN", "EMBEDDING"]))),
+        _kv("llm.provider", _s("anthropic")), _kv("llm.model_name", _s("claude-3-5-haiku")),
+        _kv("llm.invocation_parameters", _s('{"model": "claude-3-5-haiku", "temperature": 0}')),
+        _kv("llm.token_count.prompt", _i(r.randint(1, 5000))), _kv("llm.token_count.completion", _d(12.0)),
+        _kv("llm.token_count.prompt_details.cache_read", _i(3)),
+        _kv("tool.name", _s("search")), _kv("input.value", _s('{"q": "x", "a": [1, 2]}')),
+        _kv("session.id", _s("s-1")), _kv("llm.cost.total", _d(0.0123)),
+    ],
+    "openllmetry": lambda r: [
+        _kv("traceloop.span.kind", _s(r.choice(["workflow", "agent", "task", "tool"]))),
+        _kv("traceloop.entity.name", _s("planner")), _kv("llm.request.type", _s("chat")),
+        _kv("gen_ai.system", _s("openai")), _kv("gen_ai.request.model", _s("gpt-4o-mini")),
+        _kv("llm.usage.prompt_tokens", _i(77)), _kv("gen_ai.completion.0.finish_reason", _s("stop")),
+        _kv("traceloop.entity.input", _s("not json {")),
+        _kv("traceloop.association.properties.user_id", _s("u-9")),
+    ],
+    "agentprof": lambda r: [
+        _kv("agentprof.span.category", _s(r.choice(["agent", "step", "tool", "llm", "retrieval"]))),
+        _kv("agentprof.step.number", _i(r.randint(1, 9))), _kv("gen_ai.agent.name", _s("researcher")),
+        _kv("gen_ai.tool.name", _s("fetch")), _kv("gen_ai.tool.call.id", _s("call_1")),
+        _kv("agentprof.tool.args_hash", _s("abc")), _kv("agentprof.human_approval", _b(r.random() < 0.5)),
+        _kv("agentprof.cost_usd", _d(0.5)), _kv("agentprof.prompt.system_chars", _i(120)),
+        _kv("agentprof.ttft_ns", _i(1500)), _kv("agentprof.request.serialization_ns", _i(20)),
+        _kv("gen_ai.usage.input_tokens", _s("many")),  # wrong type: reported, column left empty
+        _kv("gen_ai.usage.output_tokens", _d(-3.0)),
+    ],
+    "plain": lambda r: [
+        _kv("http.method", _s("GET")), _kv("tags", _arr(_s("a"), _i(2), _d(1.5), _b(False))),
+        _kv("empty.array", {"arrayValue": {}}), _kv("empty.value", {}), _kv("unicode", _s('café ✓ "q"\n')),
+    ],
+}
+
+NAMES = ["chat gpt-4o", "agent.step.3", "invoke_agent planner", "execute_tool fetch", "handoff to b", "agent run", "db"]
+
+
+def _span(r: random.Random, trace: str, span_id: str, parent: str | None, start: int, end: int | None, convention: str) -> dict:
+    s = {
+        "traceId": trace,
+        "spanId": span_id,
+        "parentSpanId": parent or "",
+        "name": r.choice(NAMES),
+        "kind": r.randint(0, 5),
+        "startTimeUnixNano": str(start),
+        "attributes": CONVENTIONS[convention](r),
+        "status": r.choice([{}, {"code": 1}, {"code": 2, "message": "boom"}]),
+    }
+    if end is not None:
+        s["endTimeUnixNano"] = str(end)
+    if r.random() < 0.3:
+        s["events"] = [
+            {"timeUnixNano": str(start + 5), "name": "exception",
+             "attributes": [_kv("exception.type", _s("TimeoutError")), _kv("exception.message", _s("slow"))]},
+            {"timeUnixNano": str(start + 6), "name": "gen_ai.choice", "attributes": [_kv("index", _i(0))]},
+        ]
+    return s
+
+
+def generate(path: Path, *, traces: int, seed: int, conventions=tuple(CONVENTIONS)) -> Path:
+    """Random trees mixing every convention, errors, exception events, missing ends, an orphan."""
+    r = random.Random(seed)
+    lines = []
+    for t in range(traces):
+        trace = f"{r.getrandbits(128):032x}"
+        spans, ids = [], []
+        for i in range(r.randint(1, 12)):
+            sid = f"{r.getrandbits(64):016X}" if i % 3 == 0 else f"{r.getrandbits(64):016x}"  # ids in either case
+            parent = r.choice(ids) if ids else None
+            start = T0 + t * 10**9 + i * 1000
+            end = None if r.random() < 0.1 else start + r.randint(0, 10**6)
+            spans.append(_span(r, trace, sid, parent, start, end, r.choice(conventions)))
+            ids.append(sid)
+        if t == 3:
+            spans[-1]["parentSpanId"] = "00000000000000ff"  # its parent was never exported
+        resource = [_kv("service.name", _s(f"svc-{t % 3}")), _kv("host", _i(t))]
+        lines.append({"resourceSpans": [{"resource": {"attributes": resource},
+                                         "scopeSpans": [{"scope": {"name": "lib" if t % 2 else ""}, "spans": spans}]}]})
+    path.write_bytes(b"".join(orjson.dumps(doc) + b"\n" for doc in lines))
+    return path
+
+
+def _rows(con) -> list[tuple]:
+    cols = ", ".join(schema.COLUMN_NAMES)
+    return con.execute(f"SELECT {cols} FROM spans ORDER BY trace_id, span_id").fetchall()
+
+
+def _both(path: Path, monkeypatch, *, expect_onepass: bool = True):
+    """(rows via the CLI's path, rows via the lenient reader, their reports)."""
+    used = []
+    real = onepass.ingest_jsonl
+
+    def spy(*a, **kw):
+        n = real(*a, **kw)
+        used.append(n)
+        return n
+
+    monkeypatch.setattr(onepass, "ingest_jsonl", spy)
+    fast_con, slow_con = open_store(), open_store()
+    (fast_rep,) = ingest_files(fast_con, [path])
+    (slow_rep,) = ingest_files(slow_con, [path], fast=False)
+    assert bool(used) == expect_onepass
+    return _rows(fast_con), _rows(slow_con), fast_rep, slow_rep
+
+
+def _assert_identical(path: Path, monkeypatch, **kw) -> list[tuple]:
+    fast, slow, fast_rep, slow_rep = _both(path, monkeypatch, **kw)
+    assert len(fast) == len(slow)
+    for a, b in zip(fast, slow):
+        assert a == b
+    assert fast_rep == slow_rep
+    return fast
+
+
+def test_generated_mixed_conventions_are_identical_to_the_lenient_reader(tmp_path, monkeypatch):
+    rows = _assert_identical(generate(tmp_path / "mixed.jsonl", traces=60, seed=11), monkeypatch)
+    col = {n: i for i, n in enumerate(schema.COLUMN_NAMES)}
+    assert len(rows) > 300
+    cats = {r[col["category"]] for r in rows}
+    assert {"llm", "tool", "agent", "step"} <= cats
+    # Things that only come out right when each convention's rule fires:
+    assert any(r[col["provider"]] == "gcp.vertex_ai" for r in rows)  # deprecated alias mapped
+    assert any(r[col["error_type"]] == "TimeoutError" for r in rows)  # from the exception event
+    assert any(r[col["finish_reason"]] == "stop" for r in rows)
+    assert any(r[col["request_model"]] == "claude-3-5-haiku" for r in rows)  # from invocation parameters
+    assert all(r[col["end_ns"]] >= r[col["start_ns"]] for r in rows)  # missing ends repaired
+
+
+@pytest.mark.parametrize("convention", sorted(CONVENTIONS))
+def test_each_convention_alone_is_identical(tmp_path, monkeypatch, convention):
+    _assert_identical(generate(tmp_path / f"{convention}.jsonl", traces=8, seed=3, conventions=(convention,)), monkeypatch)
+
+
+def test_bench_corpus_is_identical_and_reads_one_pass(tmp_path, monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_corpus", Path(__file__).resolve().parents[2] / "bench" / "gen_corpus.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    paths = mod.generate(3000, tmp_path, {"jsonl"}, seed=7)
+    assert paths["jsonl"].read_bytes().count(b"\n") > 1  # JSON lines, not one document
+    rows = _assert_identical(paths["jsonl"], monkeypatch)
+    assert len(rows) == 3000
+
+
+def test_kvlist_values_fall_back_and_stay_identical(tmp_path, monkeypatch):
+    p = generate(tmp_path / "kv.jsonl", traces=5, seed=1)
+    docs = [orjson.loads(x) for x in p.read_bytes().splitlines()]
+    docs[2]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append(
+        _kv("meta", {"kvlistValue": {"values": [_kv("a", _i(1)), _kv("b", _arr(_s("x")))]}})
+    )
+    p.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in docs))
+    _assert_identical(p, monkeypatch, expect_onepass=False)
+
+
+def test_prompt_content_goes_to_the_fast_reader_and_stays_identical(tmp_path, monkeypatch):
+    p = generate(tmp_path / "content.jsonl", traces=5, seed=2, conventions=("genai",))
+    docs = [orjson.loads(x) for x in p.read_bytes().splitlines()]
+    messages = json.dumps([{"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
+                           {"role": "user", "parts": [{"type": "text", "content": "hello there"}]}])
+    docs[0]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append(_kv("gen_ai.input.messages", _s(messages)))
+    p.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in docs))
+    rows = _assert_identical(p, monkeypatch, expect_onepass=False)
+    col = {n: i for i, n in enumerate(schema.COLUMN_NAMES)}
+    measured = [r for r in rows if r[col["system_chars"]] is not None or r[col["history_chars"]] is not None]
+    assert [(r[col["system_chars"]], r[col["history_chars"]]) for r in measured] == [(8, 11)]
+
+
+def _line(spans, resource=None) -> bytes:
+    doc = {"resourceSpans": [{"resource": {"attributes": resource or [_kv("service.name", _s("svc"))]},
+                              "scopeSpans": [{"scope": {"name": "s"}, "spans": spans}]}]}
+    return orjson.dumps(doc) + b"\n"
+
+
+def _one(**over) -> dict:
+    s = {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": "x", "kind": 1,
+         "startTimeUnixNano": str(T0), "endTimeUnixNano": str(T0 + 10), "attributes": [_kv("a", _i(1))], "status": {}}
+    s.update(over)
+    return s
+
+
+REFUSED = {
+    "repeated span attribute key": lambda: _line([_one(attributes=[_kv("x", _i(1)), _kv("x", _i(2))])]),
+    "repeated event attribute key": lambda: _line([_one(events=[{"name": "e", "attributes": [_kv("x", _i(1)), _kv("x", _i(2))]}])]),
+    "repeated resource key": lambda: _line([_one()], resource=[_kv("service.name", _s("a")), _kv("service.name", _s("b"))]),
+    "negative start": lambda: _line([_one(startTimeUnixNano="-5")]),
+    "intValue not a number": lambda: _line([_one(attributes=[_kv("x", {"intValue": "abc"})])]),
+    "kind as enum name": lambda: _line([_one(kind="SPAN_KIND_CLIENT")]),
+    "kvlist value": lambda: _line([_one(attributes=[_kv("x", {"kvlistValue": {"values": []}})])]),
+    "prompt content": lambda: _line([_one(attributes=[_kv("llm.input_messages.0.message.role", _s("user"))])]),
+    "broken JSON line": lambda: _line([_one()]) + b'{"resourceSpans": [\n',
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_refuses_what_it_cannot_read_exactly(tmp_path, case):
+    p = tmp_path / "bad.jsonl"
+    p.write_bytes(REFUSED[case]())
+    con = open_store()
+    repair.create_stage(con)
+    with pytest.raises(OnePassUnsupported, match="bad.jsonl"):
+        onepass.ingest_jsonl(con, p, target=repair.STAGE)
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_refused_files_still_ingest_like_the_lenient_reader(tmp_path, monkeypatch, case):
+    p = tmp_path / "bad.jsonl"
+    p.write_bytes(REFUSED[case]())
+    _assert_identical(p, monkeypatch, expect_onepass=False)
+
+
+def test_a_late_refusal_leaves_no_rows_behind(tmp_path, monkeypatch):
+    """Blocks loaded before the refused one are removed before the next reader starts."""
+    good = _line([_one(spanId=f"{i:016x}") for i in range(1, 40)])
+    p = tmp_path / "late.jsonl"
+    p.write_bytes(good * 4 + _line([_one(spanId="00000000000000aa", kind="SPAN_KIND_CLIENT")]))
+    con = open_store()
+    repair.create_stage(con)
+    with pytest.raises(OnePassUnsupported):
+        onepass.ingest_jsonl(con, p, target=repair.STAGE, batch_bytes=1024, min_rows=1)
+    assert con.execute(f"SELECT count(*) FROM {repair.STAGE}").fetchone()[0] >= 39  # earlier blocks were in
+    con.close()
+    _assert_identical(p, monkeypatch, expect_onepass=False)
+
+
+def test_small_blocks_and_batches_give_the_same_rows(tmp_path):
+    p = generate(tmp_path / "m.jsonl", traces=30, seed=5)
+    out = []
+    for kw in ({}, {"batch_bytes": 1024, "min_rows": 7}):
+        con = open_store()
+        repair.create_stage(con)
+        n = onepass.ingest_jsonl(con, p, target=repair.STAGE, **kw)
+        cols = ", ".join(schema.COLUMN_NAMES)
+        out.append((n, con.execute(f"SELECT {cols} FROM {repair.STAGE} ORDER BY _seq").fetchall()))
+    assert out[0][0] == len(out[0][1]) > 100
+    assert out[0] == out[1]
+
+
+def test_gzip_is_refused(tmp_path):
+    import gzip
+
+    p = tmp_path / "t.jsonl.gz"
+    p.write_bytes(gzip.compress(_line([_one()])))
+    con = open_store()
+    with pytest.raises(OnePassUnsupported, match="gzip"):
+        onepass.ingest_jsonl(con, p, target=repair.STAGE)
+
+
+def test_refusal_is_the_fast_readers_exception():
+    assert OnePassUnsupported is fastpath.FastPathUnsupported
+
+
+def test_the_connection_is_free_after_ingest(tmp_path):
+    """No result is left open: the caller can register an Arrow table and query it."""
+    import pyarrow as pa
+
+    con = open_store()
+    ingest_files(con, [generate(tmp_path / "m.jsonl", traces=4, seed=9)])
+    con.register("t", pa.table({"x": [1, 2]}))
+    assert con.sql("SELECT sum(x) FROM t").fetchall() == [(3,)]
