@@ -260,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"generating {n:,}-span corpus ({', '.join(sorted(missing))}) ...", file=sys.stderr)
         gen_corpus.generate(n, args.data, missing)
-    work = args.data / "work"
-    work.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="work-", dir=args.data))  # private: parallel runs do not collide
 
     results = []
     for case in args.cases.split(","):
