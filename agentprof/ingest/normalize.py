@@ -182,13 +182,20 @@ def _case_map(expr: str, mapping: dict[str, str]) -> str:
 
 
 class _Sql:
-    """Builds expressions over the extracted list ``a`` (one element per alias key)."""
+    """Builds expressions over the extracted list ``a`` (one element per alias key).
 
-    def __init__(self) -> None:
+    ``present``: the attribute keys that can occur (None: any). The others are NULL
+    constants, so DuckDB folds every CASE and cast over them away at plan time."""
+
+    def __init__(self, present: frozenset[str] | None = None) -> None:
         self.paths, self.index = _paths()
+        if present is not None:
+            kept = [k for k in self.index if k.removesuffix("[0]") in present]
+            self.paths = [self.paths[self.index[k] - 1] for k in kept]
+            self.index = {k: i + 1 for i, k in enumerate(kept)}
 
     def v(self, key: str) -> str:
-        return f"a[{self.index[key]}]"
+        return f"a[{self.index[key]}]" if key in self.index else "NULL::VARCHAR"
 
     def first(self, col: str) -> str:
         vals = [self.v(k) for k in ALIASES[col]]
@@ -196,7 +203,7 @@ class _Sql:
 
     def n(self, key: str) -> str:
         """Name of the DOUBLE column holding key's value (computed once in the ``y`` CTE)."""
-        return f"n{self.index[key]}"
+        return f"n{self.index[key]}" if key in self.index else "NULL::DOUBLE"
 
     def num(self, key: str) -> str:
         """A whole number from a JSON scalar's text: 12, "12", 12.0; NULL for garbage/negative."""
@@ -211,7 +218,7 @@ class _Sql:
         return value, bad
 
     def numeric_keys(self) -> list[str]:
-        return list(dict.fromkeys(k for c in _INT_COLUMNS for k in ALIASES[c]))
+        return list(dict.fromkeys(k for c in _INT_COLUMNS for k in ALIASES[c] if k in self.index))
 
 
 def _extract_sql(attrs: str) -> str:
@@ -230,6 +237,10 @@ class JsonTextRep:
 
     measured = True
     """The relation has the measured prompt-part columns (``_MEASURED``)."""
+
+    @property
+    def sql(self) -> _Sql:
+        return _SQL
 
     def attr_list(self) -> str:
         return _extract_sql("r.attributes")
@@ -270,6 +281,7 @@ class OtlpStructRep:
 
     def __init__(self, present: frozenset[str] | None = None) -> None:
         self.present = present
+        self.sql = _Sql(present)
 
     def attr_expr(self, key: str) -> str:
         """The value of attribute ``key`` (``key[0]``: its array's first element)."""
@@ -283,7 +295,7 @@ class OtlpStructRep:
         return f"_vals[{pos}]"
 
     def attr_list(self) -> str:
-        keys = sorted(_SQL.index, key=_SQL.index.get)
+        keys = sorted(self.sql.index, key=self.sql.index.get)
         return "[" + ", ".join(self.attr_expr(k) for k in keys) + "]"
 
     def exception_type(self) -> str:
@@ -300,14 +312,14 @@ JSON_TEXT = JsonTextRep()
 _SQL = _Sql()
 
 
-def own_agent_sql(category: str = "category") -> str:
+def own_agent_sql(category: str = "category", s: _Sql | None = None) -> str:
     """Agent name a span states itself (needs ``a`` = extracted attributes in scope)."""
-    s = _SQL
+    s = s or _SQL
     return f"coalesce({s.first('agent_name')}, CASE WHEN {category} = 'agent' THEN {s.first('entity_name')} END)"
 
 
-def category_sql() -> str:
-    s = _SQL
+def category_sql(s: _Sql | None = None) -> str:
+    s = s or _SQL
     own, op, name = f"lower({s.first('category')})", f"lower({s.first('operation')})", "name"
     cats = ", ".join(f"'{c}'" for c in schema.CATEGORIES)
     return f"""CASE
@@ -333,7 +345,7 @@ def category_sql() -> str:
 def _select_sql(raw: str, stage: bool, rep: JsonTextRep | OtlpStructRep = JSON_TEXT) -> str:
     """``INSERT INTO @TARGET@ … SELECT`` of span-table rows from relation ``raw`` (a table
     name or a parenthesized query) whose attributes are in representation ``rep``."""
-    s = _SQL
+    s = rep.sql
     provider_raw = f"lower({s.first('provider')})"
     provider = f"coalesce({_case_map(provider_raw, PROVIDER_ALIASES)}, {provider_raw})"
     ip = s.v("llm.invocation_parameters")
@@ -385,7 +397,7 @@ def _select_sql(raw: str, stage: bool, rep: JsonTextRep | OtlpStructRep = JSON_T
         "status_message": "status_message",
         "error_type": f"coalesce({s.first('error_type')}, {exception_type})",
         "service_name": rep.service_name(),
-        "agent_name": own_agent_sql("cat"),
+        "agent_name": own_agent_sql("cat", s),
         "session_id": s.first("session_id"),
         "user_id": s.first("user_id"),
         "operation": f"coalesce({s.first('operation')}, {legacy_operation})",
@@ -424,8 +436,8 @@ def _select_sql(raw: str, stage: bool, rep: JsonTextRep | OtlpStructRep = JSON_T
     bads = ", ".join(f"coalesce({b}, false) AS bad_{c}" for c, (_, b) in ints.items()) if stage else ""
     return f"""INSERT INTO @TARGET@ ({', '.join(names)})
 WITH x AS (SELECT r.*, {rep.attr_list()} AS a FROM {raw} r),
-y AS (SELECT x.*, {doubles} FROM x),
-c AS (SELECT y.*, {category_sql()} AS cat, {provider} AS prov, {values}{', ' + bads if bads else ''} FROM y),
+y AS (SELECT x.*{', ' + doubles if doubles else ''} FROM x),
+c AS (SELECT y.*, {category_sql(s)} AS cat, {provider} AS prov, {values}{', ' + bads if bads else ''} FROM y),
 d AS (SELECT c.*, {cost} AS reported_cost FROM c)
 SELECT {', '.join(select)} FROM d"""
 

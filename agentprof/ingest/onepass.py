@@ -10,7 +10,7 @@ a second time and no Python runs per span.
 
 Strictness is ``fastpath``'s (its schema and block checks are reused), plus what that reader
 checks while flattening, plus what the lenient reader judges differently: a repeated
-attribute key (span, event or resource; the lenient reader keeps the last value), a start
+attribute key (span or event; the lenient reader keeps the last value), a start
 time that is not positive (it skips the span). On anything it cannot read exactly it raises
 :class:`OnePassUnsupported`, and :class:`NeedsMeasuring` for spans carrying prompt content
 (their part sizes are measured in Python by the fast reader's path) — possibly after
@@ -106,13 +106,41 @@ def _raw_relation(spans: str, source_file: str | None, source_format: str) -> st
     FROM (SELECT *, list_transform(sp.attributes, lambda x_kv: x_kv.key) AS _keys FROM {spans}))"""
 
 
-def _resource_sql(table: str) -> str:
-    """Per resource (column ``ra``: its KeyValue list): JSON text, service name, repeated key."""
-    service = normalize.otlp_value_text("ra[list_position(list_transform(ra, lambda x_kv: x_kv.key), 'service.name')].value")
-    return f"SELECT {_kv_object_sql('ra')} AS resource, {service} AS service_name, {_repeated_keys('ra')} AS repeat FROM {table}"
+def _resource(kvs: list | None, cache: dict) -> tuple[str, str | None]:
+    """(JSON text, service name) of one resource's attributes (Arrow's dicts of a KeyValue
+    list). Resources are few (one per line at most), so this is Python, and the very code the
+    lenient reader runs: the same text, the same last-wins rule for a repeated key."""
+    import orjson
+
+    from agentprof.ingest.otlp_json import decode_attributes
+    from agentprof.ingest.raw import dumps
+
+    key = orjson.dumps(kvs)
+    hit = cache.get(key)
+    if hit is None:
+        otlp = [{"key": kv["key"], "value": _otlp_value(kv["value"])} for kv in kvs or ()]
+        attrs = decode_attributes(otlp)
+        name = attrs.get("service.name")
+        if name is not None and not isinstance(name, str):  # as json_extract_string reads it
+            name = orjson.dumps(name).decode()
+        hit = cache[key] = (dumps(attrs), name)
+        if len(cache) > 10_000:
+            cache.clear()
+    return hit
 
 
-def _flatten(block, con, path: str):
+def _otlp_value(v: dict | None) -> dict:
+    """An AnyValue as Arrow returns it (every member, unset ones None) → its OTLP JSON form."""
+    if v is None:
+        return {}
+    out = {k: x for k, x in v.items() if x is not None and k != "arrayValue"}
+    array = v.get("arrayValue")
+    if array is not None:
+        out["arrayValue"] = {"values": [_otlp_value(e) for e in array.get("values") or ()]}
+    return out
+
+
+def _flatten(block, path: str, cache: dict):
     """One parsed block → (a record batch with one row per span: ``sp``, ``resource``,
     ``_service_name``, ``scope_name``; the attribute keys present), with Arrow compute (the
     spans are not copied). One row per span, not per line, and one record batch per block
@@ -127,13 +155,8 @@ def _flatten(block, con, path: str):
     sp = pc.list_flatten(sp_lists)
     sp_scope = pc.list_parent_indices(sp_lists)
     sp_resource = pc.take(pc.list_parent_indices(ss_lists), sp_scope)
-    con.register("_agentprof_resources", pa.table({"ra": pc.struct_field(pc.struct_field(rs, "resource"), "attributes")}))
-    try:
-        res = con.sql(_resource_sql("_agentprof_resources")).to_arrow_table()
-    finally:
-        con.unregister("_agentprof_resources")
-    if pc.any(res.column("repeat")).as_py():
-        raise OnePassUnsupported(f"{path}: a repeated resource attribute key; needs the lenient reader")
+    resources = [_resource(kvs, cache) for kvs in pc.struct_field(pc.struct_field(rs, "resource"), "attributes").to_pylist()]
+    res_text, service = (pa.array(c, pa.string()) for c in zip(*resources)) if resources else (pa.array([], pa.string()),) * 2
     scope_name = pc.struct_field(pc.struct_field(ss, "scope"), "name")
     scope_name = pc.if_else(pc.equal(scope_name, ""), pa.scalar(None, pa.string()), scope_name)
     keys = pc.struct_field(pc.list_flatten(pc.struct_field(sp, "attributes")), "key")
@@ -143,8 +166,8 @@ def _flatten(block, con, path: str):
     batch = pa.record_batch(
         {
             "sp": sp,
-            "resource": pc.take(res.column("resource"), sp_resource).combine_chunks(),
-            "_service_name": pc.take(res.column("service_name"), sp_resource).combine_chunks(),
+            "resource": pc.take(res_text, sp_resource),
+            "_service_name": pc.take(service, sp_resource),
             "scope_name": pc.take(scope_name, sp_scope),
         }
     )
@@ -187,6 +210,7 @@ def ingest_jsonl(
     stage = target != normalize.schema.TABLE
     relation = _raw_relation(_BLOCK, source_file, source_format)
     statements: dict[frozenset[str], str] = {}  # one statement per set of keys present
+    resource_cache: dict = {}
     reader = _open(path, batch_bytes)
     inserted = 0
 
@@ -196,7 +220,7 @@ def ingest_jsonl(
         present: frozenset[str] = frozenset()
         batches = []
         for block in blocks:
-            batch, keys = _flatten(block, con, path)
+            batch, keys = _flatten(block, path, resource_cache)
             batches.append(batch)
             present |= keys & _ALIAS_KEYS
         table = pa.Table.from_batches(batches)

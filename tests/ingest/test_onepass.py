@@ -249,7 +249,6 @@ def _one(**over) -> dict:
 REFUSED = {
     "repeated span attribute key": lambda: _line([_one(attributes=[_kv("x", _i(1)), _kv("x", _i(2))])]),
     "repeated event attribute key": lambda: _line([_one(events=[{"name": "e", "attributes": [_kv("x", _i(1)), _kv("x", _i(2))]}])]),
-    "repeated resource key": lambda: _line([_one()], resource=[_kv("service.name", _s("a")), _kv("service.name", _s("b"))]),
     "negative start": lambda: _line([_one(startTimeUnixNano="-5")]),
     "intValue not a number": lambda: _line([_one(attributes=[_kv("x", {"intValue": "abc"})])]),
     "kind as enum name": lambda: _line([_one(kind="SPAN_KIND_CLIENT")]),
@@ -325,3 +324,15 @@ def test_the_connection_is_free_after_ingest(tmp_path):
     ingest_files(con, [generate(tmp_path / "m.jsonl", traces=4, seed=9)])
     con.register("t", pa.table({"x": [1, 2]}))
     assert con.sql("SELECT sum(x) FROM t").fetchall() == [(3,)]
+
+
+def test_resources_are_decoded_like_the_lenient_reader(tmp_path, monkeypatch):
+    """A repeated resource key keeps the last value; numbers, arrays and empty values too."""
+    resource = [_kv("service.name", _s("a")), _kv("service.name", _s("b")), _kv("n", _i(7)), _kv("d", _d(2.5)),
+                _kv("list", _arr(_s("x"), _b(True))), _kv("empty", {}), _kv("none", {"arrayValue": {}})]
+    p = tmp_path / "res.jsonl"
+    p.write_bytes(_line([_one()], resource=resource) + _line([_one(spanId="00000000000000a2")], resource=[_kv("service.name", _i(5))]))
+    rows = _assert_identical(p, monkeypatch)
+    col = {n: i for i, n in enumerate(schema.COLUMN_NAMES)}
+    assert [r[col["service_name"]] for r in rows] == ["5", "b"]
+    assert json.loads(rows[1][col["resource"]]) == {"service.name": "b", "n": 7, "d": 2.5, "list": ["x", True], "empty": None, "none": []}
