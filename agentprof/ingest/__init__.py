@@ -106,35 +106,46 @@ def read_file(path: str, report: Any, fmt: str, gz: bool, batch_spans: int = BAT
         )
 
 
-def _read_fast(con: duckdb.DuckDBPyConnection, path: str) -> bool:
+def _read_fast(con: duckdb.DuckDBPyConnection, path: str, direct: bool) -> str | None:
     """Well-formed, uncompressed OTLP JSON lines through the Arrow/DuckDB readers.
 
     The one-pass reader (Arrow structs → span-table columns in one query per batch); for
     spans with prompt content to measure in Python, the fast reader (Arrow → raw JSON text
-    → ``normalize_into``). Returns False (with this file's staged rows removed) when they
-    refuse the file; the lenient reader then reads it again and reports any problem
+    → ``normalize_into``). ``direct``: the span table is empty and this is the only file, so
+    the one-pass reader may load straight into it (see ``onepass.ingest_jsonl``).
+
+    Returns the table the rows went to, or None (with this file's rows removed) when the
+    readers refuse the file; the lenient reader then reads it again and reports any problem
     precisely.
     """
+    from agentprof import schema
     from agentprof.ingest import fastpath, normalize, onepass, repair
 
     def undo() -> None:
         con.execute(f"DELETE FROM {repair.STAGE} WHERE source_file = ?", [path])
+        if direct:
+            con.execute(f"DELETE FROM {schema.TABLE}")  # it was empty before this file
+
+    def demote() -> str:
+        repair.stage_spans(con)
+        return repair.STAGE
 
     try:
-        onepass.ingest_jsonl(con, path, target=repair.STAGE)
-        return True
+        if direct:
+            return onepass.ingest_jsonl(con, path, target=schema.TABLE, demote=demote)[1]
+        return onepass.ingest_jsonl(con, path, target=repair.STAGE)[1]
     except onepass.NeedsMeasuring:
         undo()
     except onepass.OnePassUnsupported:
         undo()
-        return False
+        return None
     try:
         for table in fastpath.iter_raw_batches_jsonl(path):
             normalize.normalize_into(con, table, target=repair.STAGE)
     except fastpath.FastPathUnsupported:
         undo()
-        return False
-    return True
+        return None
+    return repair.STAGE
 
 
 def _read_pipelined(con, batches, fmt: str, path: str, progress, done: int, total: int) -> None:
@@ -185,7 +196,7 @@ def ingest_files(
     Returns:
         One ``SourceFile`` per file, in order, with what was read, skipped and repaired.
     """
-    from agentprof import pricing
+    from agentprof import pricing, schema
     from agentprof.ingest import detect, normalize, repair
     from agentprof.ingest._report import FileReport
 
@@ -201,6 +212,9 @@ def ingest_files(
     reports: dict[str, FileReport] = {}
     ordered: list[FileReport] = []
     repair.create_stage(con)
+    # One file into an empty store: the one-pass reader may load straight into the span
+    # table (no stage to fill and move) as long as nothing needs a repair.
+    direct = fast and len(files) == 1 and not con.execute(f"SELECT count(*) FROM {schema.TABLE}").fetchall()[0][0]
     try:
         for path in files:
             report = FileReport(path)
@@ -217,7 +231,9 @@ def ingest_files(
                 continue
             fmt, gz = sniffed
             try:
-                if not (fast and fmt == detect.OTLP_JSONL and not gz and _read_fast(con, path)):
+                into = _read_fast(con, path, direct) if fast and fmt == detect.OTLP_JSONL and not gz else None
+                direct = into == schema.TABLE
+                if into is None:
                     _read_pipelined(con, read_file(path, report, fmt, gz, batch_spans), fmt, path, progress, done, total)
             except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others
                 # Not expected for any input; kept so that a bug shows as a message, not a traceback.
@@ -230,8 +246,13 @@ def ingest_files(
             done += sizes[path]
             if progress is not None:
                 progress(done, total)
+        if direct and repair.needs_repair(con):
+            repair.stage_spans(con)  # the stage repairs and reports; same rows, same order
+            direct = False
         repair.repair_stage(con, reports)
         kept = repair.move_stage(con)
+        if direct:
+            kept = dict(con.execute(f"SELECT source_file, count(*) FROM {schema.TABLE} GROUP BY ALL").fetchall())
         for path, rep in reports.items():
             rep.spans_read = kept.get(path, 0)
             if not rep.fatal and rep.spans_read == 0 and not rep.messages():

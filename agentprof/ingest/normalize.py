@@ -342,9 +342,17 @@ def category_sql(s: _Sql | None = None) -> str:
         ELSE 'other' END"""
 
 
-def _select_sql(raw: str, stage: bool, rep: JsonTextRep | OtlpStructRep = JSON_TEXT) -> str:
+NEEDS_STAGE = "agentprof: the batch needs the ingest stage"
+"""Error text raised by a ``strict`` insert: a span needs a repair or a report."""
+
+
+def _select_sql(raw: str, stage: bool, rep: JsonTextRep | OtlpStructRep = JSON_TEXT, *, strict: bool = False) -> str:
     """``INSERT INTO @TARGET@ … SELECT`` of span-table rows from relation ``raw`` (a table
-    name or a parenthesized query) whose attributes are in representation ``rep``."""
+    name or a parenthesized query) whose attributes are in representation ``rep``.
+
+    ``strict`` (span-table target only): instead of filling in a missing end, or dropping an
+    attribute value of the wrong type unreported, fail with :data:`NEEDS_STAGE` — the
+    caller then loads through the stage, whose repairs fix and report both."""
     s = rep.sql
     provider_raw = f"lower({s.first('provider')})"
     provider = f"coalesce({_case_map(provider_raw, PROVIDER_ALIASES)}, {provider_raw})"
@@ -390,7 +398,7 @@ def _select_sql(raw: str, stage: bool, rep: JsonTextRep | OtlpStructRep = JSON_T
         "kind": "kind",
         "category": "cat",
         "start_ns": "start_ns",
-        "end_ns": "end_ns" if stage else "coalesce(end_ns, start_ns)",
+        "end_ns": "end_ns" if stage else f"coalesce(end_ns, error('{NEEDS_STAGE}'))" if strict else "coalesce(end_ns, start_ns)",
         "ttft_ns": ttft,
         "serialization_ns": "v_serialization_ns",
         "status": "coalesce(lower(status_code), 'unset')",
@@ -433,7 +441,10 @@ def _select_sql(raw: str, stage: bool, rep: JsonTextRep | OtlpStructRep = JSON_T
         names.append(STAGE_EXTRA)
     doubles = ", ".join(f"TRY_CAST({s.v(k)} AS DOUBLE) AS {s.n(k)}" for k in s.numeric_keys())
     values = ", ".join(f"{v} AS v_{c}" for c, (v, _) in ints.items())
-    bads = ", ".join(f"coalesce({b}, false) AS bad_{c}" for c, (_, b) in ints.items()) if stage else ""
+    bads = ", ".join(f"coalesce({b}, false) AS bad_{c}" for c, (_, b) in ints.items()) if stage or strict else ""
+    if strict:
+        any_bad = " OR ".join(f"bad_{c}" for c in ints)
+        select[names.index("category")] = f"CASE WHEN {any_bad} THEN error('{NEEDS_STAGE}') ELSE cat END AS category"
     return f"""INSERT INTO @TARGET@ ({', '.join(names)})
 WITH x AS (SELECT r.*, {rep.attr_list()} AS a FROM {raw} r),
 y AS (SELECT x.*{', ' + doubles if doubles else ''} FROM x),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -187,17 +188,22 @@ def ingest_jsonl(
     path: str | os.PathLike[str],
     *,
     target: str,
+    demote: Callable[[], str] | None = None,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     min_rows: int = DEFAULT_MIN_ROWS,
     source_file: str | None = None,
     source_format: str = SOURCE_FORMAT,
-) -> int:
-    """Insert the spans of an OTLP JSON-lines file into ``target``; returns spans inserted.
+) -> tuple[int, str]:
+    """Insert the spans of an OTLP JSON-lines file into ``target``.
 
-    ``target`` is the span table or an ingest stage table (``repair.STAGE``). Memory is
-    bounded by ``batch_bytes`` (one block parsed at a time) and ``min_rows`` (spans gathered
-    from several blocks into one query). Raises :class:`OnePassUnsupported` on the first
-    block that needs another reader; rows of earlier blocks are then already in ``target``.
+    Returns (spans inserted, the table they are in). ``target`` is the span table or an
+    ingest stage table (``repair.STAGE``). With ``demote`` (span-table target only), inserts
+    are strict (``normalize.NEEDS_STAGE``): the first span that needs a repair or a report
+    calls ``demote()``, which moves what is loaded so far into a stage and returns its name,
+    and the rest of the file goes there. Memory is bounded by ``batch_bytes`` (one block
+    parsed at a time) and ``min_rows`` (spans gathered from several blocks into one query).
+    Raises :class:`OnePassUnsupported` on the first block that needs another reader; rows of
+    earlier blocks are then already inserted.
     """
     import duckdb
 
@@ -207,9 +213,8 @@ def ingest_jsonl(
     with open(path, "rb") as fh:
         if fh.read(2) == b"\x1f\x8b":
             raise OnePassUnsupported(f"{path}: gzip-compressed")
-    stage = target != normalize.schema.TABLE
     relation = _raw_relation(_BLOCK, source_file, source_format)
-    statements: dict[frozenset[str], str] = {}  # one statement per set of keys present
+    statements: dict[tuple[str, frozenset[str]], str] = {}  # per target and set of keys present
     resource_cache: dict = {}
     reader = _open(path, batch_bytes)
     inserted = 0
@@ -217,6 +222,7 @@ def ingest_jsonl(
     def load(blocks: list) -> None:
         import pyarrow as pa
 
+        nonlocal target
         present: frozenset[str] = frozenset()
         batches = []
         for block in blocks:
@@ -224,17 +230,27 @@ def ingest_jsonl(
             batches.append(batch)
             present |= keys & _ALIAS_KEYS
         table = pa.Table.from_batches(batches)
-        if present not in statements:
-            rep = normalize.OtlpStructRep(present)
-            statements[present] = normalize._select_sql(relation, stage, rep).replace("@TARGET@", target)
         con.register(_BLOCK, table)
         try:
-            con.execute(statements[present])
+            try:
+                con.execute(statement(present))
+            except duckdb.InvalidInputException as exc:
+                if demote is None or target != normalize.schema.TABLE or normalize.NEEDS_STAGE not in str(exc):
+                    raise
+                target = demote()
+                con.execute(statement(present))
         except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.OutOfRangeException) as exc:
             # A cast or check that failed on this data: another reader must decide.
             raise OnePassUnsupported(f"{path}: {_first_line(exc)}") from exc
         finally:
             con.unregister(_BLOCK)
+
+    def statement(present: frozenset[str]) -> str:
+        if (target, present) not in statements:
+            stage = target != normalize.schema.TABLE
+            sql = normalize._select_sql(relation, stage, normalize.OtlpStructRep(present), strict=demote is not None and not stage)
+            statements[target, present] = sql.replace("@TARGET@", target)
+        return statements[target, present]
 
     # Parse the next block in a thread while DuckDB maps the current batch: both release the GIL.
     pool = ThreadPoolExecutor(max_workers=1)
@@ -263,7 +279,7 @@ def ingest_jsonl(
             inserted += rows
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return inserted
+    return inserted, target
 
 
 _ALIAS_KEYS = frozenset(k.removesuffix("[0]") for keys in normalize.ALIASES.values() for k in keys)

@@ -160,6 +160,41 @@ def repair_stage(con: duckdb.DuckDBPyConnection, reports: dict[str, FileReport])
             )
 
 
+def needs_repair(con: duckdb.DuckDBPyConnection, table: str = schema.TABLE) -> bool:
+    """Would :func:`repair_stage` change or report anything for the spans of ``table``?
+
+    For an ingest that loaded straight into an empty span table (its rows then have ends and
+    well-typed values: see ``normalize.NEEDS_STAGE``): duplicates, ends before starts,
+    orphans, parent cycles (spans no root reaches) and clock skew are what is left to find.
+    """
+    T = table
+    return bool(
+        con.execute(
+            f"""WITH RECURSIVE reach(trace_id, span_id) AS (
+                  SELECT trace_id, span_id FROM {T} WHERE parent_span_id IS NULL
+                  UNION
+                  SELECT c.trace_id, c.span_id FROM {T} c JOIN reach r ON c.trace_id = r.trace_id AND c.parent_span_id = r.span_id)
+            SELECT EXISTS (SELECT 1 FROM {T} GROUP BY trace_id, span_id HAVING count(*) > 1)
+                OR EXISTS (SELECT 1 FROM {T} WHERE end_ns < start_ns)
+                OR EXISTS (SELECT 1 FROM {T} c WHERE c.parent_span_id IS NOT NULL
+                           AND NOT EXISTS (SELECT 1 FROM {T} p WHERE p.trace_id = c.trace_id AND p.span_id = c.parent_span_id))
+                OR EXISTS (SELECT 1 FROM {T} c JOIN {T} p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+                           WHERE c.start_ns < p.start_ns OR c.end_ns > p.end_ns)
+                OR (SELECT count(*) FROM reach) <> (SELECT count(*) FROM {T})"""
+        ).fetchall()[0][0]
+    )
+
+
+def stage_spans(con: duckdb.DuckDBPyConnection) -> None:
+    """Move every row of the span table into the stage, in the order they were inserted.
+
+    Only for an ingest that began with an empty span table and loaded straight into it:
+    the stage then holds exactly what loading through it would have, repairs included."""
+    cols = ", ".join(schema.COLUMN_NAMES)
+    con.execute(f"INSERT INTO {STAGE} ({cols}, _bad) SELECT {cols}, [] FROM {schema.TABLE} ORDER BY rowid")
+    con.execute(f"DELETE FROM {schema.TABLE}")
+
+
 def move_stage(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Append the stage to the span table; returns spans kept per source file."""
     cols = ", ".join(schema.COLUMN_NAMES)

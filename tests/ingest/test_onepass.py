@@ -295,7 +295,7 @@ def test_small_blocks_and_batches_give_the_same_rows(tmp_path):
     for kw in ({}, {"batch_bytes": 1024, "min_rows": 7}):
         con = open_store()
         repair.create_stage(con)
-        n = onepass.ingest_jsonl(con, p, target=repair.STAGE, **kw)
+        n, _ = onepass.ingest_jsonl(con, p, target=repair.STAGE, **kw)
         cols = ", ".join(schema.COLUMN_NAMES)
         out.append((n, con.execute(f"SELECT {cols} FROM {repair.STAGE} ORDER BY _seq").fetchall()))
     assert out[0][0] == len(out[0][1]) > 100
@@ -336,3 +336,87 @@ def test_resources_are_decoded_like_the_lenient_reader(tmp_path, monkeypatch):
     col = {n: i for i, n in enumerate(schema.COLUMN_NAMES)}
     assert [r[col["service_name"]] for r in rows] == ["5", "b"]
     assert json.loads(rows[1][col["resource"]]) == {"service.name": "b", "n": 7, "d": 2.5, "list": ["x", True], "empty": None, "none": []}
+
+
+def _clean_file(path: Path, traces: int = 6, *, seed: int = 4) -> Path:
+    """Well-formed trees: every span ends, inside its parent, parents present, tokens numbers."""
+    r = random.Random(seed)
+    lines = []
+    for t in range(traces):
+        trace = f"{r.getrandbits(128):032x}"
+        root = f"{r.getrandbits(64):016x}"
+        start = T0 + t * 10**9
+        spans = [_one(traceId=trace, spanId=root, name="invoke_agent a", startTimeUnixNano=str(start),
+                      endTimeUnixNano=str(start + 10**6), attributes=[_kv("gen_ai.agent.name", _s("a"))])]
+        for i in range(5):
+            spans.append(_one(traceId=trace, spanId=f"{r.getrandbits(64):016x}", parentSpanId=root, name="chat gpt-4o",
+                              startTimeUnixNano=str(start + 1000 * (i + 1)), endTimeUnixNano=str(start + 1000 * (i + 2)),
+                              attributes=CONVENTIONS["genai"](r)))
+        lines.append(_line(spans))
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+def test_a_clean_file_loads_straight_into_the_span_table(tmp_path, monkeypatch):
+    staged = []
+    monkeypatch.setattr(repair, "stage_spans", lambda con, real=repair.stage_spans: (staged.append(1), real(con))[1])
+    rows = _assert_identical(_clean_file(tmp_path / "clean.jsonl"), monkeypatch)
+    assert len(rows) == 36 and staged == []
+
+
+@pytest.mark.parametrize("problem", ["orphan", "duplicate", "clock skew", "cycle", "end before start"])
+def test_problems_found_after_a_direct_load_go_through_the_stage(tmp_path, monkeypatch, problem):
+    p = _clean_file(tmp_path / "p.jsonl")
+    docs = [orjson.loads(x) for x in p.read_bytes().splitlines()]
+    spans = docs[2]["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    if problem == "orphan":
+        spans[3]["parentSpanId"] = "00000000000000ff"
+    elif problem == "duplicate":
+        docs[4]["resourceSpans"][0]["scopeSpans"][0]["spans"].append(dict(spans[2]))
+    elif problem == "clock skew":
+        spans[2]["endTimeUnixNano"] = str(int(spans[0]["endTimeUnixNano"]) + 5)
+    elif problem == "cycle":
+        spans[0]["parentSpanId"] = spans[1]["spanId"]
+    else:
+        spans[2]["endTimeUnixNano"] = str(int(spans[2]["startTimeUnixNano"]) - 5)
+    p.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in docs))
+    staged = []
+    monkeypatch.setattr(repair, "stage_spans", lambda con, real=repair.stage_spans: (staged.append(1), real(con))[1])
+    _, _, report, _ = _both(p, monkeypatch)
+    assert staged == [1] and report.problems
+    _assert_identical(p, monkeypatch)
+
+
+@pytest.mark.parametrize("problem", ["missing end", "tokens of the wrong type"])
+def test_a_late_span_needing_the_stage_moves_the_loaded_rows_there(tmp_path, monkeypatch, problem):
+    from agentprof.ingest import normalize
+
+    p = _clean_file(tmp_path / "late.jsonl", traces=8)
+    docs = [orjson.loads(x) for x in p.read_bytes().splitlines()]
+    span = docs[6]["resourceSpans"][0]["scopeSpans"][0]["spans"][2]
+    if problem == "missing end":
+        del span["endTimeUnixNano"]
+    else:
+        span["attributes"].append(_kv("gen_ai.usage.cache_write.input_tokens", _s("lots")))
+    p.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in docs))
+
+    direct = open_store()
+    repair.create_stage(direct)
+    demoted = []
+
+    def demote():
+        demoted.append(direct.execute("SELECT count(*) FROM spans").fetchall()[0][0])
+        repair.stage_spans(direct)
+        return repair.STAGE
+
+    n, into = onepass.ingest_jsonl(direct, p, target=schema.TABLE, demote=demote, batch_bytes=1024, min_rows=1)
+    assert (n, into) == (48, repair.STAGE)
+    assert demoted and 0 < demoted[0] < 48  # earlier batches had gone straight in
+    staged = open_store()
+    repair.create_stage(staged)
+    onepass.ingest_jsonl(staged, p, target=repair.STAGE, batch_bytes=1024, min_rows=1)
+    cols = ", ".join(normalize.schema.COLUMN_NAMES) + ", _bad"
+    query = f"SELECT {cols} FROM {repair.STAGE} ORDER BY _seq"
+    assert direct.execute(query).fetchall() == staged.execute(query).fetchall()
+    assert direct.execute("SELECT count(*) FROM spans").fetchall() == [(0,)]
+    _assert_identical(p, monkeypatch)
