@@ -139,7 +139,7 @@ def _read_fast(con: duckdb.DuckDBPyConnection, path: str, direct: bool) -> str |
     except onepass.OnePassUnsupported:
         undo()
         return None
-    try:
+    try:  # (it refuses gzip)
         for table in fastpath.iter_raw_batches_jsonl(path):
             normalize.normalize_into(con, table, target=repair.STAGE)
     except fastpath.FastPathUnsupported:
@@ -231,7 +231,7 @@ def ingest_files(
                 continue
             fmt, gz = sniffed
             try:
-                into = _read_fast(con, path, direct) if fast and fmt == detect.OTLP_JSONL and not gz else None
+                into = _read_fast(con, path, direct) if fast and fmt == detect.OTLP_JSONL else None
                 direct = into == schema.TABLE
                 if into is None:
                     _read_pipelined(con, read_file(path, report, fmt, gz, batch_spans), fmt, path, progress, done, total)

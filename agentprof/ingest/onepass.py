@@ -16,6 +16,10 @@ time that is not positive (it skips the span). On anything it cannot read exactl
 (their part sizes are measured in Python by the fast reader's path) — possibly after
 earlier batches were inserted, so the caller must undo them (``ingest_files`` deletes the
 file's rows from the stage table).
+
+A gzip file is read the same way (Arrow decompresses the stream as it parses). Into an
+empty store, ``ingest_files`` lets this reader insert straight into the span table (see
+``demote`` in :func:`ingest_jsonl`).
 """
 
 from __future__ import annotations
@@ -49,9 +53,8 @@ class NeedsMeasuring(OnePassUnsupported):
     """Spans carry prompt content whose part sizes are measured in Python: the fast reader
     (raw JSON text → ``normalize.normalize_into``) reads the file."""
 
+
 _BLOCK = "_agentprof_onepass"
-
-
 
 CONTENT_KEY_REGEX = "^" + prompt_parts.CONTENT_KEYS_REGEX.removeprefix('"')
 """Attribute keys whose spans carry prompt content (``normalize`` measures those in Python)."""
@@ -175,6 +178,29 @@ def _flatten(block, path: str, cache: dict):
     return batch, present
 
 
+def _open_gzip(path: str, batch_bytes: int):
+    """``fastpath._open`` for a gzip file: Arrow decompresses as it reads (one stream)."""
+    import gzip
+    import zlib
+
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    from agentprof.ingest.fastpath import MAX_BLOCK_BYTES, _otlp_schema
+
+    try:
+        with gzip.open(path, "rb") as fh:  # a block must hold whole lines: size it from the first one
+            first = len(fh.readline(MAX_BLOCK_BYTES))
+        stream = pa.input_stream(path, compression="gzip")
+        return pj.open_json(
+            stream,
+            read_options=pj.ReadOptions(block_size=min(max(batch_bytes, 2 * first), MAX_BLOCK_BYTES), use_threads=True),
+            parse_options=pj.ParseOptions(explicit_schema=_otlp_schema(), unexpected_field_behavior="error", newlines_in_values=False),
+        )
+    except (OSError, EOFError, zlib.error, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise OnePassUnsupported(f"{path}: {exc}") from exc
+
+
 def _span_count(block) -> int:
     import pyarrow.compute as pc
 
@@ -211,12 +237,11 @@ def ingest_jsonl(
     if source_file is None:
         source_file = path
     with open(path, "rb") as fh:
-        if fh.read(2) == b"\x1f\x8b":
-            raise OnePassUnsupported(f"{path}: gzip-compressed")
+        gz = fh.read(2) == b"\x1f\x8b"
     relation = _raw_relation(_BLOCK, source_file, source_format)
     statements: dict[tuple[str, frozenset[str]], str] = {}  # per target and set of keys present
     resource_cache: dict = {}
-    reader = _open(path, batch_bytes)
+    reader = _open_gzip(path, batch_bytes) if gz else _open(path, batch_bytes)
     inserted = 0
 
     def load(blocks: list) -> None:
@@ -259,7 +284,10 @@ def ingest_jsonl(
         gathered: list = []
         rows = 0
         while True:
-            block = pending.result()
+            try:
+                block = pending.result()
+            except OSError as exc:  # e.g. a gzip stream cut short: the lenient reader reports it
+                raise OnePassUnsupported(f"{path}: {exc}") from exc
             if block is None:
                 break
             pending = pool.submit(_next_block, reader, path)

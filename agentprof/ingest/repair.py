@@ -165,24 +165,24 @@ def needs_repair(con: duckdb.DuckDBPyConnection, table: str = schema.TABLE) -> b
 
     For an ingest that loaded straight into an empty span table (its rows then have ends and
     well-typed values: see ``normalize.NEEDS_STAGE``): duplicates, ends before starts,
-    orphans, parent cycles (spans no root reaches) and clock skew are what is left to find.
+    orphans, clock skew and parent cycles are what is left to find. Cheapest checks first.
     """
     T = table
-    return bool(
-        con.execute(
-            f"""WITH RECURSIVE reach(trace_id, span_id) AS (
-                  SELECT trace_id, span_id FROM {T} WHERE parent_span_id IS NULL
-                  UNION
-                  SELECT c.trace_id, c.span_id FROM {T} c JOIN reach r ON c.trace_id = r.trace_id AND c.parent_span_id = r.span_id)
-            SELECT EXISTS (SELECT 1 FROM {T} GROUP BY trace_id, span_id HAVING count(*) > 1)
-                OR EXISTS (SELECT 1 FROM {T} WHERE end_ns < start_ns)
-                OR EXISTS (SELECT 1 FROM {T} c WHERE c.parent_span_id IS NOT NULL
-                           AND NOT EXISTS (SELECT 1 FROM {T} p WHERE p.trace_id = c.trace_id AND p.span_id = c.parent_span_id))
-                OR EXISTS (SELECT 1 FROM {T} c JOIN {T} p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-                           WHERE c.start_ns < p.start_ns OR c.end_ns > p.end_ns)
-                OR (SELECT count(*) FROM reach) <> (SELECT count(*) FROM {T})"""
-        ).fetchall()[0][0]
+    checks = (
+        f"SELECT EXISTS (SELECT 1 FROM {T} GROUP BY trace_id, span_id HAVING count(*) > 1)",
+        # One join finds orphans (no parent row) and children outside their parent.
+        f"""SELECT EXISTS (SELECT 1 FROM {T} c LEFT JOIN {T} p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+                           WHERE c.end_ns < c.start_ns OR (c.parent_span_id IS NOT NULL AND (p.span_id IS NULL
+                                 OR c.start_ns < p.start_ns OR c.end_ns > p.end_ns)))""",
+        # Ids are unique and every parent exists: a span no root reaches is on a cycle. A walk
+        # down from the roots never enters a cycle, so UNION ALL (no dedup) ends.
+        f"""WITH RECURSIVE reach(trace_id, span_id) AS (
+                SELECT trace_id, span_id FROM {T} WHERE parent_span_id IS NULL
+                UNION ALL
+                SELECT c.trace_id, c.span_id FROM {T} c JOIN reach r ON c.trace_id = r.trace_id AND c.parent_span_id = r.span_id)
+            SELECT (SELECT count(*) FROM reach) <> (SELECT count(*) FROM {T})""",
     )
+    return any(con.execute(sql).fetchall()[0][0] for sql in checks)
 
 
 def stage_spans(con: duckdb.DuckDBPyConnection) -> None:

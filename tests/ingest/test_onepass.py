@@ -302,14 +302,25 @@ def test_small_blocks_and_batches_give_the_same_rows(tmp_path):
     assert out[0] == out[1]
 
 
-def test_gzip_is_refused(tmp_path):
+def test_gzip_reads_one_pass_and_is_identical(tmp_path, monkeypatch):
     import gzip
 
-    p = tmp_path / "t.jsonl.gz"
-    p.write_bytes(gzip.compress(_line([_one()])))
-    con = open_store()
-    with pytest.raises(OnePassUnsupported, match="gzip"):
-        onepass.ingest_jsonl(con, p, target=repair.STAGE)
+    plain = generate(tmp_path / "m.jsonl", traces=20, seed=8)
+    p = tmp_path / "m.jsonl.gz"
+    p.write_bytes(gzip.compress(plain.read_bytes()))
+    rows = _assert_identical(p, monkeypatch)
+    assert len(rows) > 50
+
+
+def test_a_truncated_gzip_goes_to_the_lenient_reader(tmp_path, monkeypatch):
+    import gzip
+
+    plain = generate(tmp_path / "m.jsonl", traces=20, seed=8)
+    p = tmp_path / "cut.jsonl.gz"
+    data = gzip.compress(plain.read_bytes())
+    p.write_bytes(data[: len(data) * 2 // 3])
+    fast, slow, fast_rep, slow_rep = _both(p, monkeypatch, expect_onepass=False)
+    assert fast == slow and fast_rep == slow_rep and any("truncated" in m for m in fast_rep.problems)
 
 
 def test_refusal_is_the_fast_readers_exception():
