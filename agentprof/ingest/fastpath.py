@@ -121,9 +121,9 @@ def _join_lists(lists, texts, open_: str, close: str):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    offsets = lists.offsets
-    if len(offsets) and offsets[0].as_py():
-        offsets = pc.subtract(offsets, offsets[0])
+    # Offsets from the lengths (a null list counts 0), matching what list_flatten kept.
+    lengths = pc.fill_null(pc.list_value_length(lists), 0)
+    offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(lengths).cast(pa.int32())])
     joined = pc.binary_join(pa.ListArray.from_arrays(offsets, texts), ",")
     return pc.binary_join_element_wise(open_, joined, close, "")
 
