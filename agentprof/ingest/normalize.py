@@ -269,10 +269,12 @@ def otlp_value_text(v: str, *, scalar: bool = False) -> str:
 
 
 class OtlpStructRep:
-    """OTLP JSON parsed by Arrow: the relation has ``_kv`` (the span's KeyValue struct list),
-    ``_keys`` (its keys, in order), ``_vals`` (each value as :func:`otlp_value_text`),
-    ``_ev`` (the events struct list) and ``_service_name``, next to the JSON-text columns the
-    span table keeps. Values are read straight from the structs: no JSON text is parsed again.
+    """OTLP JSON parsed by Arrow. The raw relation computes, next to the JSON-text columns
+    the span table keeps, ``_a`` (:meth:`values_sql`, from the span's fields ``sp_*`` and the
+    lists ``_keys``/``_vals`` of its attribute keys and values as :func:`otlp_value_text`),
+    ``_exception_type`` (:meth:`exception_type_sql`) and ``_service_name``. Values are read
+    straight from the structs: no JSON text is parsed again. The nested structs stay in the
+    raw relation (carrying them through the mapping's steps cost more than the mapping).
 
     ``present``: the attribute keys that occur in the batch (None: any may). An alias key
     absent from the whole batch becomes a NULL constant, which DuckDB folds away."""
@@ -291,16 +293,23 @@ class OtlpStructRep:
             return "NULL::VARCHAR"
         pos = f"list_position(_keys, '{name.replace(chr(39), chr(39) * 2)}')"
         if first:
-            return otlp_value_text(f'_kv[{pos}].value.arrayValue."values"[1]', scalar=True)
+            return otlp_value_text(f'sp_attributes[{pos}].value.arrayValue."values"[1]', scalar=True)
         return f"_vals[{pos}]"
 
-    def attr_list(self) -> str:
+    def values_sql(self) -> str:
         keys = sorted(self.sql.index, key=self.sql.index.get)
         return "[" + ", ".join(self.attr_expr(k) for k in keys) + "]"
 
+    @staticmethod
+    def exception_type_sql() -> str:
+        value = "list_filter(list_filter(sp_events, lambda e: e.name = 'exception')[1].attributes, lambda x_kv: x_kv.key = 'exception.type')[1].value"
+        return f"(CASE WHEN len(sp_events) > 0 THEN {otlp_value_text(value)} END)"
+
+    def attr_list(self) -> str:
+        return "_a"
+
     def exception_type(self) -> str:
-        value = "list_filter(list_filter(_ev, lambda e: e.name = 'exception')[1].attributes, lambda x_kv: x_kv.key = 'exception.type')[1].value"
-        return f"(CASE WHEN len(_ev) > 0 THEN {otlp_value_text(value)} END)"
+        return "_exception_type"
 
     def service_name(self) -> str:
         return "_service_name"

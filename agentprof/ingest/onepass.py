@@ -56,6 +56,9 @@ class NeedsMeasuring(OnePassUnsupported):
 
 _BLOCK = "_agentprof_onepass"
 
+_SPAN_FIELDS = ("traceId", "spanId", "parentSpanId", "name", "kind", "startTimeUnixNano", "endTimeUnixNano", "attributes", "events", "status")
+"""Span fields the query reads (as columns ``sp_<field>``)."""
+
 CONTENT_KEY_REGEX = "^" + prompt_parts.CONTENT_KEYS_REGEX.removeprefix('"')
 """Attribute keys whose spans carry prompt content (``normalize`` measures those in Python)."""
 
@@ -74,40 +77,40 @@ def _repeated_keys(kvs: str) -> str:
     return f"len(list_distinct({keys})) < len({kvs})"
 
 
-def _raw_relation(spans: str, source_file: str | None, source_format: str) -> str:
-    """A parenthesized query over ``spans`` (one row per span: the span struct ``sp``, its
+def _raw_relation(spans: str, source_file: str | None, source_format: str, rep: normalize.OtlpStructRep) -> str:
+    """A parenthesized query over ``spans`` (one row per span: the span's fields ``sp_*``, its
     resource's JSON text and service name, its scope name) giving the raw columns as the span
     table keeps them (JSON text) plus the struct columns ``normalize.OtlpStructRep`` reads."""
     events = (
-        "coalesce('[' || array_to_string(list_transform(sp.events, lambda ev: "
+        "coalesce('[' || array_to_string(list_transform(sp_events, lambda ev: "
         "'{\"name\":' || coalesce(to_json(ev.name), 'null') || ',\"time_ns\":' || "
         "coalesce(CAST(CAST(ev.timeUnixNano AS BIGINT) AS VARCHAR), 'null') || ',\"attributes\":' || "
         f"{_kv_object_sql('ev.attributes')} || '}}'), ',') || ']', '[]')"
     )
-    ev_keys_repeat = f"list_bool_or(list_transform(sp.events, lambda ev: {_repeated_keys('ev.attributes')}))"
+    ev_keys_repeat = f"list_bool_or(list_transform(sp_events, lambda ev: {_repeated_keys('ev.attributes')}))"
     sf = "NULL" if source_file is None else "'" + source_file.replace("'", "''") + "'"
     fmt = "'" + source_format.replace("'", "''") + "'"
-    values = f"list_transform(sp.attributes, lambda x_kv: {normalize.otlp_value_text('x_kv.value')})"
+    values = f"list_transform(sp_attributes, lambda x_kv: {normalize.otlp_value_text('x_kv.value')})"
     return f"""(
     SELECT
         CASE WHEN len(list_distinct(_keys)) < len(_keys) OR coalesce({ev_keys_repeat}, false)
              THEN error('a repeated attribute key; needs the lenient reader')
-             ELSE lower(sp.traceId) END AS trace_id,
-        lower(sp.spanId) AS span_id,
-        lower(nullif(sp.parentSpanId, '')) AS parent_span_id,
-        coalesce(sp.name, '') AS name,
-        ['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'][coalesce(sp.kind, 0) + 1] AS kind,
-        CASE WHEN CAST(sp.startTimeUnixNano AS BIGINT) > 0 THEN CAST(sp.startTimeUnixNano AS BIGINT)
+             ELSE lower(sp_traceId) END AS trace_id,
+        lower(sp_spanId) AS span_id,
+        lower(nullif(sp_parentSpanId, '')) AS parent_span_id,
+        coalesce(sp_name, '') AS name,
+        ['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'][coalesce(sp_kind, 0) + 1] AS kind,
+        CASE WHEN CAST(sp_startTimeUnixNano AS BIGINT) > 0 THEN CAST(sp_startTimeUnixNano AS BIGINT)
              ELSE error('a start time that is not positive; needs the lenient reader') END AS start_ns,
-        CASE WHEN CAST(nullif(sp.endTimeUnixNano, '') AS BIGINT) > 0 THEN CAST(nullif(sp.endTimeUnixNano, '') AS BIGINT) END AS end_ns,
-        ['unset', 'ok', 'error'][coalesce(sp.status.code, 0) + 1] AS status_code,
-        nullif(sp.status.message, '') AS status_message,
-        {_kv_object_sql('sp.attributes')} AS attributes,
+        CASE WHEN CAST(nullif(sp_endTimeUnixNano, '') AS BIGINT) > 0 THEN CAST(nullif(sp_endTimeUnixNano, '') AS BIGINT) END AS end_ns,
+        ['unset', 'ok', 'error'][coalesce(sp_status.code, 0) + 1] AS status_code,
+        nullif(sp_status.message, '') AS status_message,
+        {_kv_object_sql('sp_attributes')} AS attributes,
         {events} AS events,
         resource, scope_name,
         {fmt} AS source_format, {sf} AS source_file,
-        sp.attributes AS _kv, _keys, {values} AS _vals, sp.events AS _ev, _service_name
-    FROM (SELECT *, list_transform(sp.attributes, lambda x_kv: x_kv.key) AS _keys FROM {spans}))"""
+        {rep.values_sql()} AS _a, {rep.exception_type_sql()} AS _exception_type, _service_name
+    FROM (SELECT *, list_transform(sp_attributes, lambda x_kv: x_kv.key) AS _keys, {values} AS _vals FROM {spans}))"""
 
 
 def _resource(kvs: list | None, cache: dict) -> tuple[str, str | None]:
@@ -167,9 +170,10 @@ def _flatten(block, path: str, cache: dict):
     present = frozenset(pc.unique(keys).to_pylist())
     if any(re.match(CONTENT_KEY_REGEX, k) for k in present):
         raise NeedsMeasuring(f"{path}: prompt content to measure; needs the fast reader")
+    # Top-level columns, not the span struct: DuckDB then converts only the fields it reads.
     batch = pa.record_batch(
         {
-            "sp": sp,
+            **{f"sp_{name}": pc.struct_field(sp, name) for name in _SPAN_FIELDS},
             "resource": pc.take(res_text, sp_resource),
             "_service_name": pc.take(service, sp_resource),
             "scope_name": pc.take(scope_name, sp_scope),
@@ -238,7 +242,6 @@ def ingest_jsonl(
         source_file = path
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
-    relation = _raw_relation(_BLOCK, source_file, source_format)
     statements: dict[tuple[str, frozenset[str]], str] = {}  # per target and set of keys present
     resource_cache: dict = {}
     reader = _open_gzip(path, batch_bytes) if gz else _open(path, batch_bytes)
@@ -273,7 +276,9 @@ def ingest_jsonl(
     def statement(present: frozenset[str]) -> str:
         if (target, present) not in statements:
             stage = target != normalize.schema.TABLE
-            sql = normalize._select_sql(relation, stage, normalize.OtlpStructRep(present), strict=demote is not None and not stage)
+            rep = normalize.OtlpStructRep(present)
+            relation = _raw_relation(_BLOCK, source_file, source_format, rep)
+            sql = normalize._select_sql(relation, stage, rep, strict=demote is not None and not stage)
             statements[target, present] = sql.replace("@TARGET@", target)
         return statements[target, present]
 
