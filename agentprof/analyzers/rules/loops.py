@@ -156,8 +156,15 @@ def _cross_run_repeats(ctx: Any):
 
 # Cycles of tool names: position p repeats position p - L. A run of k consecutive matching
 # positions means the L names before it repeat (k + L) / L times (gaps-and-islands).
-_LOOP_SQL = """
-WITH seq AS (
+#
+# Linear in the calls of a run for each period L: every position is compared with the one
+# L earlier by lag() over one sorted window (a self-join on position was hashed on the tool
+# name and compared every pair of same-tool calls: quadratic), and the calls of each island
+# are found by expanding the island into its positions and joining on position equality
+# (a range join on position is quadratic in islands x calls). Islands of one period are
+# disjoint, so the expansion is at most about twice the calls per period.
+_LOOP_SEQ_SQL = """
+seq AS (
     SELECT trace_id, coalesce(agent_name, '') AS agent, span_id, coalesce(tool_name, name) AS tool,
            coalesce(tool_args_hash, '') AS args, start_ns, end_ns,
            row_number() OVER (PARTITION BY trace_id, coalesce(agent_name, '') ORDER BY start_ns, span_id) AS pos,
@@ -165,22 +172,19 @@ WITH seq AS (
                PARTITION BY trace_id, coalesce(agent_name, ''), coalesce(tool_name, name), tool_args_hash
                ORDER BY start_ns, span_id) > 1 AS seen_before
     FROM spans WHERE category IN ('tool', 'retrieval')
-),
-periods AS (SELECT unnest(range(2, CAST(? AS BIGINT) + 1)) AS l),
-m AS (
-    SELECT s.trace_id, s.agent, s.pos, p.l,
-           s.tool = prev.tool AS same_tool,
-           s.args <> '' AND s.args = prev.args AS same_args
-    FROM seq s CROSS JOIN periods p
-    JOIN seq prev ON prev.trace_id = s.trace_id AND prev.agent = s.agent AND prev.pos = s.pos - p.l
-),
+)"""
+
+_LOOP_REST_SQL = """
 islands AS (
     SELECT trace_id, agent, l, min(pos) AS first_pos, max(pos) AS last_pos, count(*) AS k,
            bool_and(same_args) AS exact
     FROM (SELECT *, pos - row_number() OVER (PARTITION BY trace_id, agent, l ORDER BY pos) AS grp
-          FROM m WHERE same_tool)
+          FROM m)
     GROUP BY trace_id, agent, l, grp
     HAVING count(*) >= (CAST(? AS BIGINT) - 1) * l
+),
+cover AS (
+    SELECT *, unnest(range(first_pos - l, last_pos + 1)) AS pos FROM islands
 )
 SELECT i.trace_id, i.agent, i.l, i.first_pos, i.last_pos, i.k, i.exact,
        list(s.tool ORDER BY s.pos) FILTER (WHERE s.pos < i.first_pos) AS cycle,
@@ -189,11 +193,34 @@ SELECT i.trace_id, i.agent, i.l, i.first_pos, i.last_pos, i.k, i.exact,
        list(s.span_id ORDER BY s.pos) AS span_ids,
        min(s.start_ns) FILTER (WHERE s.pos >= i.first_pos) AS repeat_start_ns,
        max(s.end_ns) AS repeat_end_ns
-FROM islands i JOIN seq s
-  ON s.trace_id = i.trace_id AND s.agent = i.agent AND s.pos BETWEEN i.first_pos - i.l AND i.last_pos
-GROUP BY ALL
+FROM cover i JOIN seq s ON s.trace_id = i.trace_id AND s.agent = i.agent AND s.pos = i.pos
+GROUP BY i.trace_id, i.agent, i.l, i.first_pos, i.last_pos, i.k, i.exact
 HAVING count(DISTINCT s.tool) >= 2 AND (bool_or(s.seen_before) OR bool_or(s.args = ''))
-ORDER BY i.trace_id, i.first_pos, i.l
+ORDER BY i.trace_id, i.first_pos, i.l, i.agent
+"""
+
+
+def loop_sql(period_max: int) -> str:
+    """AP402's query for periods 2..``period_max`` (one parameter: ``loop_repeats_min``)."""
+    periods = range(2, int(period_max) + 1)
+    lags = ",\n           ".join(f"lag(tool, {l}) OVER w AS tool_{l}, lag(args, {l}) OVER w AS args_{l}" for l in periods)
+    # Positions whose tool equals the one l earlier (a NULL lag, before the run's start, drops out).
+    matches = "\n    UNION ALL\n    ".join(
+        f"SELECT trace_id, agent, pos, {l}::BIGINT AS l, args <> '' AND args = args_{l} AS same_args "
+        f"FROM lagged WHERE tool = tool_{l}"
+        for l in periods
+    )
+    return f"""
+WITH {_LOOP_SEQ_SQL.strip()},
+lagged AS (
+    SELECT trace_id, agent, pos, tool, args,
+           {lags}
+    FROM seq WINDOW w AS (PARTITION BY trace_id, agent ORDER BY pos)
+),
+m AS (
+    {matches}
+),
+{_LOOP_REST_SQL.strip()}
 """
 
 
@@ -242,7 +269,7 @@ def check_action_loops(ctx: Any):
     period_max = max(2, int(threshold(ctx, "loop_period_max", 4)))
     totals = run_totals(ctx)
     claimed: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for r in rows(ctx.con, _LOOP_SQL, [period_max, reps_min]):
+    for r in rows(ctx.con, loop_sql(period_max), [reps_min]):
         start = r["first_pos"] - r["l"]
         spans = claimed.setdefault((r["trace_id"], r["agent"]), [])
         # The shortest period wins; a longer one over the same calls is the same loop.

@@ -1,0 +1,86 @@
+"""Rules stay linear (or n log n) in the calls of one run: checked on the query plan, not the clock.
+
+A long flat run (thousands of tool calls under one root) is where a self-join on position or a
+range join over one run's calls turns quadratic. Each test runs the rule's SQL on such a run
+with DuckDB's profiler on and bounds the rows every operator produced (a quadratic plan makes
+millions where a linear one makes tens of thousands) and forbids the join operators that
+compare pairs of rows (cross products, nested-loop and range joins).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+
+from agentprof import schema
+from agentprof.store import load_arrow, open_store
+
+T0_NS = 1_700_000_000_000_000_000
+PAIRWISE_JOINS = {"CROSS_PRODUCT", "NESTED_LOOP_JOIN", "BLOCKWISE_NL_JOIN", "PIECEWISE_MERGE_JOIN", "IE_JOIN"}
+
+
+def flat_run(names: list[str], args: list[str | None], *, categories: list[str] | None = None,
+             status: list[str] | None = None) -> Any:
+    """One run: a root and len(names) back-to-back children (1 ms each)."""
+    k = len(names)
+    cats = categories or ["tool"] * k
+    cols: dict[str, Any] = {c: pa.nulls(k + 1, type=f.type) for c, f in zip(schema.COLUMN_NAMES, schema.arrow_schema())}
+    ms = 1_000_000
+    cols.update(
+        trace_id=pa.array(["0" * 31 + "1"] * (k + 1), pa.string()),
+        span_id=pa.array(["0" * 16] + [f"{i + 1:016x}" for i in range(k)], pa.string()),
+        parent_span_id=pa.array([None] + ["0" * 16] * k, pa.string()),
+        name=pa.array(["root", *names], pa.string()),
+        category=pa.array(["agent", *cats], pa.string()),
+        start_ns=pa.array([T0_NS] + [T0_NS + i * ms for i in range(k)], pa.int64()),
+        end_ns=pa.array([T0_NS + (k + 1) * ms] + [T0_NS + (i + 1) * ms for i in range(k)], pa.int64()),
+        status=pa.array(["ok", *(status or ["ok"] * k)], pa.string()),
+        tool_name=pa.array([None] + [n if c != "llm" else None for n, c in zip(names, cats)], pa.string()),
+        tool_args_hash=pa.array([None, *args], pa.string()),
+        source_format=pa.array(["test"] * (k + 1), pa.string()),
+    )
+    con = open_store()
+    load_arrow(con, pa.table(cols, schema=schema.arrow_schema()))
+    return con
+
+
+def profiled(con: Any, sql: str, params: list[Any], tmp_path: Any) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Run ``sql`` with DuckDB's JSON profiler; return its rows and every operator of the plan."""
+    out = tmp_path / "profile.json"
+    con.execute("SET enable_profiling = 'json'")
+    con.execute(f"SET profiling_output = '{out}'")
+    try:
+        result = con.execute(sql, params).fetchall()
+    finally:
+        con.execute("RESET enable_profiling")
+    ops: list[dict[str, Any]] = []
+    stack = list(json.loads(out.read_text())["operator"])
+    while stack:
+        op = stack.pop()
+        ops.append(op)
+        stack.extend(op.get("children", []))
+    return result, ops
+
+
+def assert_linear_plan(ops: list[dict[str, Any]], rows_max: int) -> None:
+    pairwise = sorted({op["type"] for op in ops} & PAIRWISE_JOINS)
+    assert not pairwise, f"plan compares pairs of rows: {pairwise}"
+    produced = sum(int(op.get("intermediate_rows", 0)) for op in ops)
+    assert produced <= rows_max, f"operators produced {produced:,} rows (bound {rows_max:,})"
+
+
+def test_ap402_loop_query_is_linear_in_the_run(tmp_path):
+    from agentprof.analyzers.rules.loops import loop_sql
+
+    k = 3000
+    # search -> open -> read, the same arguments each cycle: one exact loop over the whole run.
+    names = [("search", "open", "read")[i % 3] for i in range(k)]
+    args = [f"a{i % 3}" for i in range(k)]
+    con = flat_run(names, args)
+    result, ops = profiled(con, loop_sql(4), [3], tmp_path)
+    # Period 3 covers the run in one island (periods 2 and 4 never match: adjacent names differ).
+    assert [(r[2], r[3], r[4], r[5], r[6]) for r in result] == [(3, 4, k, k - 3, True)]
+    # A pairwise plan makes ~k^2/3 = 3,000,000 rows; the linear one about 30 per call.
+    assert_linear_plan(ops, 60 * k)
