@@ -205,14 +205,6 @@ def _open_gzip(path: str, batch_bytes: int):
         raise OnePassUnsupported(f"{path}: {exc}") from exc
 
 
-def _span_count(block) -> int:
-    import pyarrow.compute as pc
-
-    rs = pc.list_flatten(block.column("resourceSpans"))
-    ss = pc.list_flatten(pc.struct_field(rs, "scopeSpans"))
-    return int(pc.sum(pc.list_value_length(pc.struct_field(ss, "spans"))).as_py() or 0)
-
-
 def ingest_jsonl(
     con: duckdb.DuckDBPyConnection,
     path: str | os.PathLike[str],
@@ -247,17 +239,33 @@ def ingest_jsonl(
     reader = _open_gzip(path, batch_bytes) if gz else _open(path, batch_bytes)
     inserted = 0
 
-    def load(blocks: list) -> None:
+    def next_batch():
+        """(Arrow table of at least ``min_rows`` spans, alias keys present, spans), or None
+        at the end. Runs in the worker thread: parsing, checks and flattening."""
         import pyarrow as pa
 
-        nonlocal target
+        batches: list = []
         present: frozenset[str] = frozenset()
-        batches = []
-        for block in blocks:
+        rows = 0
+        while rows < min_rows:
+            try:
+                block = _next_block(reader, path)
+            except OSError as exc:  # e.g. a gzip stream cut short: the lenient reader reports it
+                raise OnePassUnsupported(f"{path}: {exc}") from exc
+            if block is None:
+                break
+            if block.num_rows == 0:
+                continue
+            _check_block(block, path)
             batch, keys = _flatten(block, path, resource_cache)
-            batches.append(batch)
-            present |= keys & _ALIAS_KEYS
-        table = pa.Table.from_batches(batches)
+            if batch.num_rows:
+                batches.append(batch)
+                present |= keys & _ALIAS_KEYS
+                rows += batch.num_rows
+        return (pa.Table.from_batches(batches), present, rows) if batches else None
+
+    def load(table, present: frozenset[str]) -> None:
+        nonlocal target
         con.register(_BLOCK, table)
         try:
             try:
@@ -282,34 +290,16 @@ def ingest_jsonl(
             statements[target, present] = sql.replace("@TARGET@", target)
         return statements[target, present]
 
-    # Parse the next block in a thread while DuckDB maps the current batch: both release the GIL.
+    # Parse the next batch in a thread while DuckDB maps this one: both release the GIL.
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        pending = pool.submit(_next_block, reader, path)
-        gathered: list = []
-        rows = 0
-        while True:
-            try:
-                block = pending.result()
-            except OSError as exc:  # e.g. a gzip stream cut short: the lenient reader reports it
-                raise OnePassUnsupported(f"{path}: {exc}") from exc
-            if block is None:
-                break
-            pending = pool.submit(_next_block, reader, path)
-            if block.num_rows == 0:
-                continue
-            _check_block(block, path)
-            n = _span_count(block)
-            if n:
-                gathered.append(block)
-                rows += n
-            if rows >= min_rows:
-                load(gathered)
-                inserted += rows
-                gathered, rows = [], 0
-        if gathered:
-            load(gathered)
+        pending = pool.submit(next_batch)
+        while (got := pending.result()) is not None:
+            pending = pool.submit(next_batch)
+            table, present, rows = got
+            load(table, present)
             inserted += rows
+            del table, got  # let Arrow free the batch before the next one arrives
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return inserted, target
