@@ -21,6 +21,7 @@ the path there. Their lengths sum to the run's wall-clock time in integer nanose
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -108,16 +109,158 @@ def parallel_saving_ns(run_spans: Iterable[Any], span_ids: Iterable[str]) -> int
     (spans off the path save nothing) and never negative. Unknown ids are ignored; fewer than
     two known spans save 0.
     """
-    spans = list(run_spans)  # may be a generator: it is read twice below
-    tree = tree_from_rows(spans)
-    if tree.n_real == 0:
-        return 0
-    wanted = {str(s) for s in span_ids}
-    id_of = _span_ids_in_tree_order(spans)
-    chosen = [i for i, sid in enumerate(id_of) if sid in wanted and tree.ce[i] > tree.cs[i]]
-    if len(chosen) < 2:
-        return 0
-    return _parallel_saving(tree, chosen)
+    return ParallelSavings(run_spans).saving_ns(span_ids)
+
+
+class ParallelSavings:
+    """``parallel_saving_ns`` for many span sets of one run, each without a pass over the run.
+
+    A flat run with thousands of tool batches asks for thousands of what-ifs; recomputing the
+    critical path and rescanning every span per question is quadratic. Built once per run:
+    the tree, its critical path, every span's non-empty children sorted by start and a
+    range-maximum table over their ends. A question then touches only the chosen spans, their
+    subtrees and their ancestors' children (found by binary search and O(1) range maxima).
+    The numbers are exactly those of the model described in ``parallel_saving_ns`` (checked
+    against a direct implementation of it, which is also used for runs with parent cycles).
+    """
+
+    def __init__(self, run_spans: Iterable[Any]) -> None:
+        import numpy as np
+
+        spans = list(run_spans)  # may be a generator: it is read twice below
+        tree = tree_from_rows(spans)
+        self.tree = tree
+        self.ids = _span_ids_in_tree_order(spans)
+        self.by_id: dict[str, list[int]] = {}
+        for i, sid in enumerate(self.ids):
+            self.by_id.setdefault(sid, []).append(i)
+        if tree.n_real == 0:
+            return
+        self.cs = tree.cs.tolist()
+        self.ce = tree.ce.tolist()
+        self.parent = tree.parent.tolist()
+        self.depth = tree.depth.tolist()
+        self.root = int(tree.root[0])
+        # Parent cycles make ancestor walks ill-defined: such runs take the direct model.
+        jump = np.where(tree.parent >= 0, tree.parent, np.arange(tree.n))
+        for _ in range(64):
+            nxt = jump[jump]
+            if np.array_equal(nxt, jump):
+                break
+            jump = nxt
+        self.cyclic = bool((jump != self.root).any())
+        if self.cyclic:
+            return
+        self.on_path = critical_paths(tree).on_path_ns.tolist()
+        valid = np.flatnonzero((tree.parent >= 0) & (tree.ce > tree.cs))
+        o = np.lexsort((tree.cs[valid], tree.parent[valid]))
+        kids = valid[o]
+        par = tree.parent[kids]
+        self.kid = kids.tolist()
+        self.kid_cs = tree.cs[kids].tolist()
+        self.kid_lo = np.searchsorted(par, np.arange(tree.n), side="left").tolist()
+        self.kid_hi = np.searchsorted(par, np.arange(tree.n), side="right").tolist()
+        self.pos = {k: p for p, k in enumerate(self.kid)}
+        # Sparse table: level j holds the max end over kid positions [p, p + 2**j).
+        level = tree.ce[kids]
+        self.levels = [level]
+        width = 1
+        while 2 * width <= len(kids):
+            level = np.maximum(level[:-width], level[width:])
+            self.levels.append(level)
+            width *= 2
+
+    def _max_end(self, lo: int, hi: int) -> int | None:
+        """Largest end among kid positions ``[lo, hi)``; None when empty."""
+        if hi <= lo:
+            return None
+        j = (hi - lo).bit_length() - 1
+        t = self.levels[j]
+        return int(max(t[lo], t[hi - (1 << j)]))
+
+    def saving_ns(self, span_ids: Iterable[str]) -> int:
+        """How much earlier the run ends if ``span_ids`` ran concurrently (see ``parallel_saving_ns``)."""
+        tree = self.tree
+        if tree.n_real == 0:
+            return 0
+        chosen = sorted({i for sid in {str(s) for s in span_ids} for i in self.by_id.get(sid, ())
+                         if tree.ce[i] > tree.cs[i]})
+        if len(chosen) < 2:
+            return 0
+        if self.cyclic:
+            return _parallel_saving(tree, chosen)
+        cs, ce, parent = self.cs, self.ce, self.parent
+        chosen_set = set(chosen)
+
+        def has_chosen_ancestor(i: int) -> bool:
+            p = parent[i]
+            while p >= 0:
+                if p in chosen_set:
+                    return True
+                p = parent[p]
+            return False
+
+        top = [i for i in chosen if not has_chosen_ancestor(i)]
+        if len(top) < 2:
+            return 0
+        earliest = min(cs[i] for i in top)
+        old_finish = max(ce[i] for i in top)
+        new_finish = max(earliest + ce[i] - cs[i] for i in top)
+        gained = old_finish - new_finish
+        if gained <= 0:
+            return 0
+        top_set = set(top)
+        ancestors: set[int] = set()
+        for m in top:
+            p = parent[m]
+            while p >= 0 and p not in ancestors:
+                ancestors.add(p)
+                p = parent[p]
+        # Children of ancestors whose new end is not given by the plain rule: the chosen
+        # spans themselves and the ancestors below (every other span of a chosen span's
+        # subtree hangs under a chosen span, not directly under an ancestor).
+        special: dict[int, list[int]] = {}
+        for k in (*top, *ancestors):
+            if parent[k] >= 0 and ce[k] > cs[k]:
+                special.setdefault(parent[k], []).append(k)
+        new_end: dict[int, int] = {}
+        for a in sorted(ancestors, key=lambda a: -self.depth[a]):
+            lo, hi = self.kid_lo[a], self.kid_hi[a]
+            if lo == hi:
+                continue
+            best = None
+            sp = special.get(a, [])
+            for k in sp:
+                e = new_end.get(k, ce[k]) if k in ancestors else ce[k] + earliest - cs[k]
+                best = e if best is None else max(best, e)
+            # Other children keep their end, or move earlier by `gained` when they started
+            # after the chosen spans finished: range maxima over the gaps between special ones.
+            split = bisect_left(self.kid_cs, old_finish, lo, hi)
+            g0 = lo
+            for p in sorted(self.pos[k] for k in sp) + [hi]:
+                for a0, b0, shift in ((g0, min(p, split), 0), (max(g0, split), p, gained)):
+                    m = self._max_end(a0, b0)
+                    if m is not None and (best is None or m - shift > best):
+                        best = m - shift
+                g0 = p + 1
+            tail = max(0, ce[a] - (self._max_end(lo, hi) or 0))
+            new_end[a] = max(cs[a], best + tail)
+        r = self.root
+        if r in ancestors:
+            root_end = new_end.get(r, ce[r])
+        elif r in top_set:
+            root_end = ce[r] + earliest - cs[r]
+        else:
+            root_end = ce[r] - gained if cs[r] >= old_finish else ce[r]
+        saving = ce[r] - root_end
+        # Time the moved spans (chosen spans and their subtrees) held the critical path.
+        on_path_moved = 0
+        stack = list(top)
+        while stack:
+            i = stack.pop()
+            on_path_moved += self.on_path[i]
+            stack.extend(self.kid[self.kid_lo[i] : self.kid_hi[i]])
+        return max(0, min(saving, gained, on_path_moved))
 
 
 def _span_ids_in_tree_order(run_spans: Iterable[Any]) -> list[str]:
@@ -129,6 +272,7 @@ def _span_ids_in_tree_order(run_spans: Iterable[Any]) -> list[str]:
 
 
 def _parallel_saving(tree: SpanTree, chosen: list[int]) -> int:
+    """The what-if model applied directly, O(spans of the run) per call (runs with parent cycles)."""
     cs = tree.cs.tolist()
     ce = tree.ce.tolist()
     parent = tree.parent.tolist()

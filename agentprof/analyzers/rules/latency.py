@@ -65,12 +65,24 @@ ORDER BY trace_id, start_ns
 """
 
 
-def _parallel_saving_ns(con: Any, trace_id: str, span_ids: list[str]) -> int:
-    """Critical-path what-if: how much sooner the run ends if these spans ran concurrently."""
-    from agentprof.analyzers.critical_path import parallel_saving_ns
+def _savings_by_run(con: Any, trace_ids: list[str]) -> dict[str, Any]:
+    """Critical-path what-ifs per run: one ``ParallelSavings`` per run with candidate batches.
 
-    spans = rows(con, "SELECT span_id, parent_span_id, start_ns, end_ns FROM spans WHERE trace_id = ?", [trace_id])
-    return int(parallel_saving_ns(spans, span_ids))
+    The spans of every such run come in one query and each run's tree is built once, however
+    many batches it has (a long flat run can have thousands).
+    """
+    from agentprof.analyzers.critical_path import ParallelSavings
+
+    if not trace_ids:
+        return {}
+    spans: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows(
+        con,
+        "SELECT trace_id, span_id, parent_span_id, start_ns, end_ns FROM spans WHERE list_contains(?, trace_id)",
+        [sorted(set(trace_ids))],
+    ):
+        spans[r.pop("trace_id")].append(r)
+    return {t: ParallelSavings(v) for t, v in spans.items()}
 
 
 @rule(
@@ -126,8 +138,10 @@ def check_sequential_tools(ctx: Any):
     """
     min_s = threshold(ctx, "parallel_saving_min_s", 0.5)
     totals = run_totals(ctx)
-    for g in rows(ctx.con, _SEQUENTIAL_TOOLS_SQL, [min_s]):
-        saving_ns = _parallel_saving_ns(ctx.con, g["trace_id"], list(g["span_ids"]))
+    groups = rows(ctx.con, _SEQUENTIAL_TOOLS_SQL, [min_s])
+    savings = _savings_by_run(ctx.con, [g["trace_id"] for g in groups])
+    for g in groups:
+        saving_ns = savings[g["trace_id"]].saving_ns(list(g["span_ids"]))
         saving_s = saving_ns / NS_PER_S
         if saving_s < min_s:
             continue
