@@ -214,7 +214,8 @@ def ingest_files(
     repair.create_stage(con)
     # One file into an empty store: the one-pass reader may load straight into the span
     # table (no stage to fill and move) as long as nothing needs a repair.
-    direct = fast and len(files) == 1 and not con.execute(f"SELECT count(*) FROM {schema.TABLE}").fetchall()[0][0]
+    fresh = not con.execute(f"SELECT count(*) FROM {schema.TABLE}").fetchall()[0][0]
+    direct = fast and len(files) == 1 and fresh
     try:
         for path in files:
             report = FileReport(path)
@@ -259,6 +260,6 @@ def ingest_files(
                 rep.note("no-spans", None, "the file holds no spans", "check the exporter ran and flushed")
     finally:
         repair.drop_stage(con)
-    normalize.finalize(con)
+    normalize.finalize(con, fresh=fresh)
     pricing.apply_prices(con, config)
     return tuple(r.to_source_file() for r in ordered)

@@ -509,8 +509,12 @@ def normalize_into(con: duckdb.DuckDBPyConnection, raw_table: pa.Table, *, targe
     return raw_table.num_rows
 
 
-def finalize(con: duckdb.DuckDBPyConnection, table: str = schema.TABLE) -> None:
+def finalize(con: duckdb.DuckDBPyConnection, table: str = schema.TABLE, *, fresh: bool = False) -> None:
     """Settle what needs the whole trace. Idempotent; run after all batches are loaded.
+
+    ``fresh``: every row was inserted since the last ``finalize`` (e.g. the store was empty
+    before this ingest), so ``agent_name`` still holds each span's own agent name and need
+    not be read from the attributes JSON again.
 
     1. An LLM span with an LLM/embedding descendant that has token counts is a wrapper (e.g. a
        framework's LLM span around the SDK call): it becomes ``chain`` and its usage stays only
@@ -536,14 +540,17 @@ def finalize(con: duckdb.DuckDBPyConnection, table: str = schema.TABLE) -> None:
     )
     agent_keys = ALIASES["agent_name"]
     agent_paths = [f'$."{k}"' for k in (*agent_keys, *ALIASES["entity_name"])]
-    con.execute(
-        f"""
-        WITH RECURSIVE own AS (
-            SELECT trace_id, span_id, parent_span_id, coalesce({', '.join(f'a[{i + 1}]' for i in range(len(agent_keys)))},
+    own = (
+        f"SELECT trace_id, span_id, parent_span_id, agent_name AS own FROM {table}"
+        if fresh
+        else f"""SELECT trace_id, span_id, parent_span_id, coalesce({', '.join(f'a[{i + 1}]' for i in range(len(agent_keys)))},
                    CASE WHEN category = 'agent' THEN a[{len(agent_keys) + 1}] END) AS own
             FROM (SELECT trace_id, span_id, parent_span_id, category,
-                         json_extract_string(CAST(attributes AS VARCHAR), {_sql_list(agent_paths)}) AS a FROM {table})
-        ),
+                         json_extract_string(CAST(attributes AS VARCHAR), {_sql_list(agent_paths)}) AS a FROM {table})"""
+    )
+    con.execute(
+        f"""
+        WITH RECURSIVE own AS ({own}),
         walk(trace_id, span_id, agent) AS (
             SELECT trace_id, span_id, own FROM own WHERE own IS NOT NULL OR parent_span_id IS NULL
             UNION ALL

@@ -431,3 +431,17 @@ def test_a_late_span_needing_the_stage_moves_the_loaded_rows_there(tmp_path, mon
     assert direct.execute(query).fetchall() == staged.execute(query).fetchall()
     assert direct.execute("SELECT count(*) FROM spans").fetchall() == [(0,)]
     _assert_identical(p, monkeypatch)
+
+
+def test_finalize_on_a_fresh_store_agrees_with_reading_agent_names_from_attributes(tmp_path):
+    """ingest_files into an empty store takes own agent names from the column; a full
+    finalize (reading them from the attributes JSON) must change nothing."""
+    from agentprof.ingest import normalize
+
+    p = generate(tmp_path / "m.jsonl", traces=40, seed=12, conventions=("agentprof", "openllmetry", "genai", "plain"))
+    con = open_store()
+    ingest_files(con, [p])
+    before = _rows(con)
+    assert sum(1 for r in before if r[schema.COLUMN_NAMES.index("agent_name")] is not None) > 50
+    normalize.finalize(con)
+    assert _rows(con) == before
