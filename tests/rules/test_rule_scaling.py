@@ -84,3 +84,20 @@ def test_ap402_loop_query_is_linear_in_the_run(tmp_path):
     assert [(r[2], r[3], r[4], r[5], r[6]) for r in result] == [(3, 4, k, k - 3, True)]
     # A pairwise plan makes ~k^2/3 = 3,000,000 rows; the linear one about 30 per call.
     assert_linear_plan(ops, 60 * k)
+
+
+def test_ap101_batches_query_is_linear_in_the_run(tmp_path):
+    from agentprof.analyzers.rules import latency
+
+    k = 3000
+    # chat -> search -> fetch, repeated: every LLM call splits the tool calls into pairs.
+    cats = [("llm", "tool", "tool")[i % 3] for i in range(k)]
+    names = [("chat", "search", "fetch")[i % 3] for i in range(k)]
+    con = flat_run(names, [None] * k, categories=cats)
+    for sql in (latency._SIBLINGS_SQL, latency._LLM_STARTS_SQL):
+        _, ops = profiled(con, sql, [], tmp_path)
+        assert_linear_plan(ops, 40 * k)
+    batches = latency._sequential_batches(con, 0.0)
+    assert len(batches) == k // 3
+    assert {(b["n"], b["n_sequential"], tuple(b["tools"])) for b in batches} == {(2, 1, ("search", "fetch"))}
+    assert batches[0]["span_ids"] == [f"{2:016x}", f"{3:016x}"]

@@ -21,32 +21,39 @@ from agentprof.analyzers.rules._support import (
 # Tool/retrieval siblings grouped into "batches": consecutive children of one parent with no
 # LLM call starting between them (an LLM call in between may have read one tool's result to
 # write the next call's arguments; without one, the arguments were known up front).
-_SEQUENTIAL_TOOLS_SQL = """
-WITH t AS (
+#
+# Whether an LLM call falls between two siblings is answered in numpy (``_new_batch``) by
+# binary search and range maxima over the run's LLM calls sorted by start: as a correlated
+# EXISTS it was a join of every tool call with every LLM call of its run, quadratic in a
+# long run.
+_SIBLINGS_SQL = """
+WITH runs AS (
+    SELECT trace_id, row_number() OVER (ORDER BY trace_id) AS run_code
+    FROM (SELECT DISTINCT trace_id FROM spans WHERE category IN ('tool', 'retrieval', 'llm'))
+)
+SELECT t.*, r.run_code FROM (
     SELECT trace_id, span_id, parent_span_id, coalesce(tool_name, name) AS tool, start_ns, end_ns,
            lag(start_ns) OVER (PARTITION BY trace_id, parent_span_id ORDER BY start_ns, span_id) AS prev_start_ns,
            max(end_ns) OVER (PARTITION BY trace_id, parent_span_id ORDER BY start_ns, span_id
                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end_ns
     FROM spans
     WHERE category IN ('tool', 'retrieval') AND parent_span_id IS NOT NULL
-),
-llm AS (SELECT trace_id, start_ns, end_ns FROM spans WHERE category = 'llm'),
-marked AS (
-    -- An LLM call that starts during or after the previous call and is not nested in it may
-    -- have read its result: the next call starts a new batch. The LLM call that issued the
-    -- calls (started before them, perhaps still streaming) does not split them.
-    SELECT t.*,
-           CASE WHEN prev_end_ns IS NULL THEN 1
-                WHEN EXISTS (SELECT 1 FROM llm WHERE llm.trace_id = t.trace_id
-                             AND llm.start_ns >= t.prev_start_ns AND llm.start_ns < t.start_ns
-                             AND (llm.end_ns > t.prev_end_ns OR llm.start_ns >= t.prev_end_ns)) THEN 1
-                ELSE 0 END AS new_batch
-    FROM t
-),
-batched AS (
+) t JOIN runs r USING (trace_id)
+"""
+_LLM_STARTS_SQL = """
+WITH runs AS (
+    SELECT trace_id, row_number() OVER (ORDER BY trace_id) AS run_code
+    FROM (SELECT DISTINCT trace_id FROM spans WHERE category IN ('tool', 'retrieval', 'llm'))
+)
+SELECT r.run_code, s.start_ns, s.end_ns
+FROM spans s JOIN runs r USING (trace_id) WHERE s.category = 'llm'
+ORDER BY r.run_code, s.start_ns
+"""
+_BATCHES_SQL = """
+WITH batched AS (
     SELECT *, sum(new_batch) OVER (PARTITION BY trace_id, parent_span_id ORDER BY start_ns, span_id
                                    ROWS UNBOUNDED PRECEDING) AS batch
-    FROM marked
+    FROM _ap_tool_siblings
 )
 SELECT trace_id, parent_span_id,
        list(span_id ORDER BY start_ns, span_id) AS span_ids,
@@ -61,8 +68,74 @@ GROUP BY trace_id, parent_span_id, batch
 HAVING count(*) >= 2 AND count(*) FILTER (WHERE new_batch = 0 AND start_ns >= prev_end_ns) >= 1
    -- Running the batch together cannot gain more than its span minus its longest call.
    AND max(end_ns) - min(start_ns) - max(end_ns - start_ns) >= ? * 1e9
-ORDER BY trace_id, start_ns
+ORDER BY trace_id, start_ns, parent_span_id, span_ids
 """
+
+
+def _new_batch(first: Any, run: Any, prev_start: Any, start: Any, prev_end: Any,
+               llm_run: Any, llm_start: Any, llm_end: Any):
+    """1 where a tool call starts a new batch, else 0 (int8 per call).
+
+    A call starts a batch when it is the first child of its parent (``first``) or when an LLM
+    call of its run started in ``[prev_start, start)`` and either ended after ``prev_end``
+    (the end of every earlier sibling) or started at or after it: it may have read a result.
+    The LLM calls come sorted by (run, start); (run, time) pairs are made one sortable key.
+    """
+    import numpy as np
+
+    a = np.where(first, start, prev_start)
+    pe = np.where(first, start, prev_end)
+    c = np.maximum(a, pe)
+    times = np.unique(np.concatenate([llm_start, a, start, c]))
+    width = len(times) + 1
+
+    def key(r: Any, x: Any) -> Any:
+        return r * width + np.searchsorted(times, x)
+
+    llm_key = key(llm_run, llm_start)
+    lo = np.searchsorted(llm_key, key(run, a), side="left")
+    hi = np.searchsorted(llm_key, key(run, start), side="left")
+    after = hi > np.searchsorted(llm_key, key(run, c), side="left")  # an LLM call started in [c, start)
+    # Latest end among the LLM calls started in [prev_start, start): a sparse table of maxima.
+    latest = np.full(len(start), np.iinfo(np.int64).min, dtype=np.int64)
+    length = hi - lo
+    has = length > 0
+    level = np.asarray(llm_end, dtype=np.int64)
+    j = 0
+    step = np.zeros(len(start), dtype=np.int64)
+    step[has] = np.floor(np.log2(length[has])).astype(np.int64)
+    while True:
+        q = has & (step == j)
+        if q.any():
+            latest[q] = np.maximum(level[lo[q]], level[hi[q] - (1 << j)])
+        if (1 << (j + 1)) > len(level):
+            break
+        level = np.maximum(level[: -(1 << j)], level[(1 << j):])
+        j += 1
+    return (first | after | (latest > pe)).astype(np.int8)
+
+
+def _sequential_batches(con: Any, min_s: float) -> list[dict[str, Any]]:
+    """Batches of sequential tool calls with no LLM call between them (see the SQL above)."""
+    import numpy as np
+    import pyarrow as pa
+
+    tools = con.sql(_SIBLINGS_SQL).to_arrow_table()
+    llm = con.sql(_LLM_STARTS_SQL).to_arrow_table()
+
+    def ints(tbl: Any, name: str) -> Any:
+        return tbl.column(name).fill_null(0).to_numpy().astype(np.int64)
+
+    # Only a parent's first child has no earlier sibling (prev_start/prev_end are NULL).
+    first = tools.column("prev_end_ns").is_null().to_numpy(zero_copy_only=False).astype(bool)
+    new_batch = _new_batch(first, ints(tools, "run_code"), ints(tools, "prev_start_ns"), ints(tools, "start_ns"),
+                           ints(tools, "prev_end_ns"), ints(llm, "run_code"), ints(llm, "start_ns"), ints(llm, "end_ns"))
+    marked = tools.drop(["run_code"]).append_column("new_batch", pa.array(new_batch, pa.int8()))
+    con.register("_ap_tool_siblings", marked)
+    try:
+        return rows(con, _BATCHES_SQL, [min_s])
+    finally:
+        con.unregister("_ap_tool_siblings")
 
 
 def _savings_by_run(con: Any, trace_ids: list[str]) -> dict[str, Any]:
@@ -138,7 +211,7 @@ def check_sequential_tools(ctx: Any):
     """
     min_s = threshold(ctx, "parallel_saving_min_s", 0.5)
     totals = run_totals(ctx)
-    groups = rows(ctx.con, _SEQUENTIAL_TOOLS_SQL, [min_s])
+    groups = _sequential_batches(ctx.con, min_s)
     savings = _savings_by_run(ctx.con, [g["trace_id"] for g in groups])
     for g in groups:
         saving_ns = savings[g["trace_id"]].saving_ns(list(g["span_ids"]))
