@@ -22,7 +22,7 @@ PAIRWISE_JOINS = {"CROSS_PRODUCT", "NESTED_LOOP_JOIN", "BLOCKWISE_NL_JOIN", "PIE
 
 
 def flat_run(names: list[str], args: list[str | None], *, categories: list[str] | None = None,
-             status: list[str] | None = None) -> Any:
+             status: list[str] | None = None, **columns: Any) -> Any:
     """One run: a root and len(names) back-to-back children (1 ms each)."""
     k = len(names)
     cats = categories or ["tool"] * k
@@ -41,6 +41,8 @@ def flat_run(names: list[str], args: list[str | None], *, categories: list[str] 
         tool_args_hash=pa.array([None, *args], pa.string()),
         source_format=pa.array(["test"] * (k + 1), pa.string()),
     )
+    for name, values in columns.items():  # extra columns of the children (root gets NULL)
+        cols[name] = pa.array([None, *values], cols[name].type)
     con = open_store()
     load_arrow(con, pa.table(cols, schema=schema.arrow_schema()))
     return con
@@ -101,3 +103,94 @@ def test_ap101_batches_query_is_linear_in_the_run(tmp_path):
     assert len(batches) == k // 3
     assert {(b["n"], b["n_sequential"], tuple(b["tools"])) for b in batches} == {(2, 1, ("search", "fetch"))}
     assert batches[0]["span_ids"] == [f"{2:016x}", f"{3:016x}"]
+
+
+class ProfilingConnection:
+    """Wraps a store connection: every query a rule runs is profiled, its plan kept in ``plans``."""
+
+    def __init__(self, con: Any, tmp_path: Any) -> None:
+        self._con = con
+        self._tmp = tmp_path
+        self.plans: list[tuple[str, str, list[dict[str, Any]]]] = []
+        self.code = ""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def _run(self, sql: str, params: Any, arrow: bool) -> Any:
+        out = self._tmp / f"q{len(self.plans)}.json"
+        self._con.execute("SET enable_profiling = 'json'")
+        self._con.execute(f"SET profiling_output = '{out}'")
+        try:
+            if arrow:
+                result, description = self._con.sql(sql, params=params).to_arrow_table(), None
+            else:
+                cur = self._con.execute(sql, params or [])
+                description, result = cur.description, cur.fetchall()
+        finally:
+            self._con.execute("RESET enable_profiling")
+        ops: list[dict[str, Any]] = []
+        stack = list(json.loads(out.read_text())["operator"])
+        while stack:
+            op = stack.pop()
+            ops.append(op)
+            stack.extend(op.get("children", []))
+        self.plans.append((self.code, " ".join(sql.split())[:70], ops))
+        return _Fetched(result, description)
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        return self._run(sql, params, arrow=False)
+
+    def sql(self, sql: str, params: Any = None) -> Any:
+        return self._run(sql, params, arrow=True)
+
+
+class _Fetched:
+    def __init__(self, result: Any, description: Any) -> None:
+        self._result = result
+        self.description = description
+
+    def fetchall(self) -> Any:
+        return self._result
+
+    def to_arrow_table(self) -> Any:
+        return self._result
+
+
+def test_no_rule_query_is_pairwise_on_a_long_flat_run(tmp_path):
+    """Every query of every rule, on 3,000 calls under one root: no pairwise join, linear rows."""
+    from agentprof.analyzers import analyze
+    from agentprof.analyzers.context import RuleContext
+    from agentprof.analyzers.rules import all_rules
+    from agentprof.config import Config
+
+    k = 3000
+    cats = [("llm", "tool", "tool")[i % 3] for i in range(k)]
+    names = [("chat", "search", "fetch")[i % 3] for i in range(k)]
+    llm = [c == "llm" for c in cats]
+    con = flat_run(
+        names, [None if c == "llm" else f"a{i % 7}" for i, c in enumerate(cats)], categories=cats,
+        status=["error" if i % 11 == 0 else "ok" for i in range(k)],
+        request_model=["gpt-4o" if x else None for x in llm],
+        input_tokens=[2000 + i if x else None for i, x in enumerate(llm)],
+        output_tokens=[40 if x else None for x in llm],
+        system_chars=[4000 if x else None for x in llm],
+        history_chars=[10 * i if x else None for i, x in enumerate(llm)],
+        ttft_ns=[5_000_000 if x else None for x in llm],
+    )
+    profile = analyze(con, Config(select=("AP0",)))
+    spy = ProfilingConnection(con, tmp_path)
+    ctx = RuleContext(con=spy, config=Config(token_budget=10_000), runs=profile.runs, aggregates=profile.aggregates)
+    for r in all_rules():
+        spy.code = r.code
+        list(r.check(ctx))
+    assert not ctx.failed_rules
+    assert {code for code, _, _ in spy.plans} >= {"AP101", "AP202", "AP301", "AP401", "AP402", "AP403", "AP502"}
+    scanned = 0
+    for code, sql, ops in spy.plans:
+        pairwise = sorted({op["type"] for op in ops} & PAIRWISE_JOINS)
+        assert not pairwise, (code, sql, pairwise)
+        produced = sum(int(op.get("intermediate_rows", 0)) for op in ops)
+        assert produced <= 60 * k, (code, sql, produced)
+        scanned += produced
+    assert scanned > 50 * k  # the queries did read the run

@@ -150,14 +150,17 @@ def check_retry_backoff(ctx: Any):
         )
 
 
+# A failed call is "never retried" when no call to its tool starts later in the run: it
+# starts at the latest start of its tool (a window max; a NOT EXISTS over later calls was
+# a join of every failure with every call of its tool, quadratic in a long run).
 _IGNORED_SQL = """
-WITH t AS (SELECT trace_id, span_id, coalesce(tool_name, name) AS tool, start_ns, status, error_type
+WITH t AS (SELECT trace_id, span_id, coalesce(tool_name, name) AS tool, start_ns, status, error_type,
+                  max(start_ns) OVER (PARTITION BY trace_id, coalesce(tool_name, name)) AS last_start_ns
            FROM spans WHERE category IN ('tool', 'retrieval'))
 SELECT e.trace_id, list(e.span_id ORDER BY e.start_ns) AS span_ids, list(DISTINCT e.tool) AS tools,
        list(DISTINCT e.error_type) FILTER (WHERE e.error_type IS NOT NULL) AS error_types
 FROM t e
-WHERE e.status = 'error'
-  AND NOT EXISTS (SELECT 1 FROM t l WHERE l.trace_id = e.trace_id AND l.tool = e.tool AND l.start_ns > e.start_ns)
+WHERE e.status = 'error' AND e.start_ns >= e.last_start_ns
 GROUP BY e.trace_id ORDER BY e.trace_id
 """
 
