@@ -86,7 +86,8 @@ def _new_batch(first: Any, run: Any, prev_start: Any, start: Any, prev_end: Any,
     a = np.where(first, start, prev_start)
     pe = np.where(first, start, prev_end)
     c = np.maximum(a, pe)
-    times = np.unique(np.concatenate([llm_start, a, start, c]))
+    # Rank of a time among all times involved (equal times, equal ranks; a sort, not unique()).
+    times = np.sort(np.concatenate([llm_start, a, start, c]))
     width = len(times) + 1
 
     def key(r: Any, x: Any) -> Any:
