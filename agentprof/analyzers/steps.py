@@ -171,46 +171,31 @@ def fetch_steps(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list
         "system_tokens", "tool_schemas_tokens", "history_tokens", "tool_outputs_tokens", "unattributed_tokens",
         "sized_calls", "error_count",
     )
-    columns = [_pylist(tbl.column(n)) for n in names]
-    out: dict[str, list[Step]] = {}
-    for (
-        run_id, index, agent, span_id, explicit, model, start_ns, end_ns,
-        in_tok, out_tok, cache_read, cache_write, cost, cumulative, marginal, growth,
-        system_t, schemas_t, history_t, outputs_t, unattributed_t, sized, errors,
-        l_lo, l_hi, t_lo, t_hi,
-    ) in zip(*columns, llm_lo, llm_hi, tool_lo, tool_hi):
-        step = Step(
-            run_id=run_id,
-            index=index,
-            agent_name=agent,
-            span_id=span_id,
-            explicit=explicit,
-            model=model,
-            start_ns=start_ns,
-            end_ns=end_ns,
-            input_tokens=in_tok,
-            output_tokens=out_tok,
-            cache_read_tokens=cache_read,
-            cache_write_tokens=cache_write,
-            cost_usd=cost,
-            cumulative_cost_usd=cumulative,
-            marginal_cost_usd=marginal,
-            cost_growth=growth,
-            buckets=TokenBuckets(
-                system_tokens=system_t,
-                tool_schemas_tokens=schemas_t,
-                history_tokens=history_t,
-                tool_outputs_tokens=outputs_t,
-                unattributed_tokens=unattributed_t,
-                estimated=sized > 0,
-            ),
-            llm_span_ids=tuple(llm_ids[l_lo:l_hi]),
-            tool_span_ids=tuple(tool_ids[t_lo:t_hi]),
-            tool_names=tuple(tool_names[t_lo:t_hi]),
-            error_count=errors,
-        )
-        out.setdefault(run_id, []).append(step)
-    return {k: tuple(v) for k, v in out.items()}
+    c = {n: _pylist(tbl.column(n)) for n in names}
+    # Positional construction through map() over whole columns: one C-level loop per class
+    # instead of a keyword call per field (Steps and their buckets are ~7 per run).
+    estimated = (tbl.column("sized_calls").to_numpy(zero_copy_only=False) > 0).tolist() if tbl.num_rows else []
+    buckets = list(map(TokenBuckets, c["system_tokens"], c["tool_schemas_tokens"], c["history_tokens"],
+                       c["tool_outputs_tokens"], c["unattributed_tokens"], estimated))
+    steps = list(map(
+        Step, c["trace_id"], c["step_index"], c["agent_name"], c["span_id"], c["explicit"], c["model"],
+        c["start_ns"], c["end_ns"], c["input_tokens"], c["output_tokens"], c["cache_read_tokens"],
+        c["cache_write_tokens"], c["cost_usd"], c["cumulative_cost_usd"], c["marginal_cost_usd"], c["cost_growth"],
+        buckets,
+        [tuple(llm_ids[lo:hi]) for lo, hi in zip(llm_lo, llm_hi)],
+        [tuple(tool_ids[lo:hi]) for lo, hi in zip(tool_lo, tool_hi)],
+        [tuple(tool_names[lo:hi]) for lo, hi in zip(tool_lo, tool_hi)],
+        c["error_count"],
+    ))
+    # Rows come ordered by run: cut the list where the run id changes.
+    run_ids = c["trace_id"]
+    out: dict[str, tuple[Step, ...]] = {}
+    start = 0
+    for k in range(1, len(run_ids) + 1):
+        if k == len(run_ids) or run_ids[k] != run_ids[start]:
+            out[run_ids[start]] = tuple(steps[start:k])
+            start = k
+    return out
 
 
 def _pylist(column: Any) -> list[Any]:
