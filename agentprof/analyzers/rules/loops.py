@@ -32,12 +32,14 @@ g AS (
            count(*) FILTER (WHERE k > 1 AND prev_status <> 'error') AS repeats,
            sum(end_ns - start_ns) FILTER (WHERE k > 1 AND prev_status <> 'error') AS wasted_ns,
            sum(cost_usd) FILTER (WHERE k > 1 AND prev_status <> 'error') AS wasted_usd,
-           list(span_id ORDER BY start_ns, span_id) AS span_ids
-    FROM t GROUP BY ALL
+           list(span_id ORDER BY start_ns, span_id) AS span_ids, min(start_ns) AS first_ns
+    FROM t GROUP BY trace_id, tool, args
 )
 SELECT trace_id, count(*) AS pairs, sum(repeats) AS repeats, sum(wasted_ns) AS wasted_ns,
        sum(wasted_usd) AS wasted_usd, arg_max(tool, repeats) AS top_tool, max(calls) AS top_calls,
-       flatten(list(span_ids)) AS span_ids
+       -- Groups in the order of their first call: without an order, list() follows thread
+       -- scheduling and a finding's (bounded) span list changed from one run to the next.
+       flatten(list(span_ids ORDER BY first_ns, tool, args)) AS span_ids
 FROM g WHERE repeats >= 1
 GROUP BY trace_id ORDER BY trace_id
 """
