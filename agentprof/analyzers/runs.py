@@ -84,7 +84,6 @@ class RunAssembler:
 
     def build(self, t: int, row: dict[str, Any], steps: tuple[Step, ...], spans: tuple[SpanView, ...] = ()) -> Run:
         start_ns, end_ns = self.start_ns[t], self.end_ns[t]
-        wall = end_ns - start_ns
         return Run(
             run_id=row["run_id"],
             name=row["name"] or "",
