@@ -2,12 +2,16 @@
 
     python bench/bench_critical_path.py            # flat 100,000-child run + 50,000 runs x 20 spans
     python bench/bench_critical_path.py --runs 5000
+    python bench/bench_critical_path.py --rules    # also every rule: corpus, flat agent run, AP402 loop
 
 Cases:
 * flat: one root with 100,000 overlapping children (the shape where a linear child scan per
   visit is quadratic);
 * corpus: N runs of 20 spans (agent root, 3 steps of step + LLM + 3 tools + 1 LLM, a final
   LLM), some tools parallel: the critical-path walk alone, then ``analyze()`` end to end.
+* with ``--rules``: every rule on a flat agent run (LLM call, two tool calls, repeated under
+  one root: the shape where rules that pair up a run's calls go quadratic), and AP402's loop
+  query on a 20,000-call loop, with a generous CPU bound that flags a quadratic regression.
 """
 
 from __future__ import annotations
@@ -116,6 +120,40 @@ def corpus_table(runs: int, seed: int = 2) -> pa.Table:
     return _table(trace_ids.tolist(), span_ids, parents, names.tolist(), cats.tolist(), starts.ravel(), ends.ravel(), extra)
 
 
+def flat_agent_table(k: int, seed: int = 3) -> pa.Table:
+    """One root with k back-to-back children: LLM call, tool, tool, ... (arguments, some errors)."""
+    rng = np.random.default_rng(seed)
+    ms = 1_000_000
+    cats = np.array(["llm", "tool", "tool"] * (k // 3 + 1), dtype=object)[:k]
+    names = np.where(cats == "llm", "chat", np.array(["search", "fetch", "read"], dtype=object)[rng.integers(0, 3, k)])
+    dur = rng.integers(1, 2000, k) * ms
+    starts = T0 + ms + np.concatenate([[0], np.cumsum(dur)[:-1]])
+    ends = starts + dur
+    is_tool, is_llm = cats == "tool", cats == "llm"
+    ids = [f"{i + 1:016x}" for i in range(k)]
+    extra = {
+        "tool_name": pa.array([None, *np.where(is_tool, names, None).tolist()], pa.string()),
+        "tool_args_hash": pa.array([None, *np.where(is_tool, np.char.add("h", rng.integers(0, 50, k).astype(str)).astype(object), None).tolist()], pa.string()),
+        "status": pa.array(["ok", *np.where(is_tool & (rng.random(k) < 0.05), "error", "ok").tolist()], pa.string()),
+        "request_model": pa.array([None, *np.where(is_llm, "gpt-4o", None).tolist()], pa.string()),
+        "input_tokens": pa.array([None, *np.where(is_llm, 1000 + np.arange(k), 0).tolist()], pa.int64(), mask=np.concatenate([[True], ~is_llm])),
+        "output_tokens": pa.array([None, *np.where(is_llm, 50, 0).tolist()], pa.int64(), mask=np.concatenate([[True], ~is_llm])),
+        "agent_name": pa.array(["agent"] * (k + 1), pa.string()),
+    }
+    return _table(["0" * 31 + "2"] * (k + 1), ["0" * 16, *ids], [None, *(["0" * 16] * k)], ["root", *names.tolist()],
+                  ["agent", *cats.tolist()], np.concatenate([[T0], starts]), np.concatenate([[int(ends[-1]) + ms], ends]), extra)
+
+
+def loop_table(k: int) -> pa.Table:
+    """k tool calls under no parent cycling search -> open -> read with the same arguments."""
+    names = [("search", "open", "read")[i % 3] for i in range(k)]
+    starts = T0 + np.arange(k, dtype=np.int64) * 1_000_000
+    extra = {"tool_name": pa.array(names, pa.string()),
+             "tool_args_hash": pa.array([f"a{i % 3}" for i in range(k)], pa.string())}
+    return _table(["0" * 31 + "3"] * k, [f"{i + 1:016x}" for i in range(k)], [None] * k, names, ["tool"] * k,
+                  starts, starts + 900_000, extra)
+
+
 def _time(label: str, fn, repeat: int = 1):
     """Best wall time and the CPU time of that repetition.
 
@@ -131,6 +169,7 @@ def _time(label: str, fn, repeat: int = 1):
         if best is None or dt < best[0]:
             best = (dt, dc)
     print(f"  {label:<52} {best[0]:8.3f} s wall {best[1]:8.3f} s cpu")
+    _time.last_cpu = best[1]
     return out
 
 
@@ -171,6 +210,22 @@ def main() -> None:
     _time("analyze() without rules (detail_limit=200)", lambda: analyze(con, NO_RULES), 1)
     if args.rules:
         _time("analyze() with every rule (detail_limit=200)", lambda: analyze(con), 1)
+
+        print(f"flat agent run: 1 root + {args.flat:,} children (LLM call, tool, tool, ...)")
+        con = open_store()
+        load_arrow(con, flat_agent_table(args.flat))
+        _time("analyze() with every rule", lambda: analyze(con, detail_limit=0), 1)
+
+        from agentprof.analyzers.rules.loops import loop_sql
+
+        k = 20_000
+        print(f"loop run: {k:,} tool calls search -> open -> read, same arguments")
+        con = open_store()
+        load_arrow(con, loop_table(k))
+        found = _time("AP402 loop query", lambda: con.execute(loop_sql(4), [3]).fetchall(), 3)
+        bound_s = 2.0  # linear: ~0.1 s; the quadratic self-join took 1.2 s at 20,000 and 26 s at 100,000
+        verdict = "ok" if _time.last_cpu <= bound_s else "TOO SLOW: quadratic regression?"
+        print(f"  {len(found)} loop(s); CPU {_time.last_cpu:.3f} s against a bound of {bound_s} s: {verdict}")
 
 
 if __name__ == "__main__":
