@@ -83,11 +83,7 @@ def _analyze(con: duckdb.DuckDBPyConnection, config: Config, sources: tuple[Sour
     order = sorted(range(tree.n_traces), key=lambda t: (assembler.start_ns[t], tree.trace_ids[t]))
     detailed = order[: max(detail_limit, 0)]
     views = span_views(con, facts, detailed)
-    runs = []
-    for t in order:
-        run_id = tree.trace_ids[t]
-        runs.append(assembler.build(t, rows[run_id], steps_by_run.get(run_id, ()), views.get(t, ())))
-    runs_t = tuple(runs)
+    runs_t = assembler.build_runs(order, rows, steps_by_run, views)
 
     aggregates = build_aggregates(con, runs_t, config)
     ctx = RuleContext(con=con, config=config, runs=runs_t, aggregates=aggregates)

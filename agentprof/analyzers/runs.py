@@ -34,12 +34,10 @@ def tree_facts(tree: SpanTree) -> TreeFacts:
     return TreeFacts(tree, path, self_time_ns(tree), components_ns(tree, path))
 
 
-def fetch_run_rows(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
-    """The ``runs`` view, one dict per run id (moved as Arrow columns)."""
+def fetch_run_rows(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
+    """The ``runs`` view as column lists (moved as Arrow columns), in the view's row order."""
     tbl = con.sql("SELECT * FROM runs").to_arrow_table()
-    cols = {name: tbl.column(name).to_pylist() for name in tbl.column_names}
-    names = list(cols)
-    return {cols["run_id"][k]: {n: cols[n][k] for n in names} for k in range(tbl.num_rows)}
+    return {name: tbl.column(name).to_pylist() for name in tbl.column_names}
 
 
 class RunAssembler:
@@ -82,41 +80,61 @@ class RunAssembler:
         )
         self.n_components = k
 
-    def build(self, t: int, row: dict[str, Any], steps: tuple[Step, ...], spans: tuple[SpanView, ...] = ()) -> Run:
-        start_ns, end_ns = self.start_ns[t], self.end_ns[t]
-        return Run(
-            run_id=row["run_id"],
-            name=row["name"] or "",
-            service_name=row["service_name"],
-            agent_names=tuple(row["agent_names"] or ()),
-            session_id=row["session_id"],
-            user_id=row["user_id"],
-            start_ns=start_ns,
-            end_ns=end_ns,
-            ok=bool(row["ok"]),
-            span_count=int(row["span_count"]),
-            llm_call_count=int(row["llm_call_count"]),
-            tool_call_count=int(row["tool_call_count"]),
-            step_count=len(steps),
-            error_count=int(row["error_count"]),
-            input_tokens=int(row["input_tokens"]),
-            output_tokens=int(row["output_tokens"]),
-            cache_read_tokens=int(row["cache_read_tokens"]),
-            cache_write_tokens=int(row["cache_write_tokens"]),
-            reasoning_tokens=int(row["reasoning_tokens"]),
-            cost_usd=row["cost_usd"],
-            cost_sources={
-                "reported": int(row["cost_reported"]),
-                "computed": int(row["cost_computed"]),
-                "unknown": int(row["cost_unknown"]),
-            },
-            unknown_models=tuple(row["unknown_models"] or ()),
-            steps=steps,
-            components=tuple(self.component_objs[t * self.n_components : (t + 1) * self.n_components]),
-            critical_path=self.critical_segments(t),
-            spans=spans,
-            escalated=bool(row["escalated"]),
-        )
+    def build_runs(
+        self,
+        order: list[int],
+        rows: dict[str, list[Any]],
+        steps_by_run: dict[str, tuple[Step, ...]],
+        views: dict[int, tuple[SpanView, ...]],
+    ) -> tuple[Run, ...]:
+        """The Run of every run index in ``order``, from ``fetch_run_rows`` columns.
+
+        Column-wise: one list per Run field, then one positional map(); a dict per run and a
+        keyword call per Run cost ~14 us per run on 50,000 runs.
+        """
+        trace_ids = self.facts.tree.trace_ids
+        row_of = {rid: k for k, rid in enumerate(rows["run_id"])}
+        at = [row_of[trace_ids[t]] for t in order]
+
+        def col(name: str, conv: Any = None) -> list[Any]:
+            c = rows[name]
+            values = [c[k] for k in at]
+            return values if conv is None else list(map(conv, values))
+
+        run_ids = col("run_id")
+        steps = [steps_by_run.get(rid, ()) for rid in run_ids]
+        n = self.n_components
+        return tuple(map(
+            Run,
+            run_ids,
+            [x or "" for x in col("name")],
+            col("service_name"),
+            [tuple(x or ()) for x in col("agent_names")],
+            col("session_id"),
+            col("user_id"),
+            [self.start_ns[t] for t in order],
+            [self.end_ns[t] for t in order],
+            col("ok", bool),
+            col("span_count", int),
+            col("llm_call_count", int),
+            col("tool_call_count", int),
+            list(map(len, steps)),
+            col("error_count", int),
+            col("input_tokens", int),
+            col("output_tokens", int),
+            col("cache_read_tokens", int),
+            col("cache_write_tokens", int),
+            col("reasoning_tokens", int),
+            col("cost_usd"),
+            [{"reported": int(a), "computed": int(b), "unknown": int(c)}
+             for a, b, c in zip(col("cost_reported"), col("cost_computed"), col("cost_unknown"))],
+            [tuple(x or ()) for x in col("unknown_models")],
+            steps,
+            [tuple(self.component_objs[t * n : (t + 1) * n]) for t in order],
+            [tuple(self.segments[self.cp_lo[t] : self.cp_hi[t]]) for t in order],
+            [views.get(t, ()) for t in order],
+            col("escalated", bool),
+        ))
 
     def critical_segments(self, t: int) -> tuple[CriticalSegment, ...]:
         """One CriticalSegment per on-path span of run ``t``, in time order (virtual root left out)."""
