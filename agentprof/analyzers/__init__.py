@@ -67,9 +67,11 @@ def _analyze(con: duckdb.DuckDBPyConnection, config: Config, sources: tuple[Sour
     from agentprof.analyzers.runs import RunAssembler, fetch_run_rows, span_views, tree_facts
     from agentprof.analyzers.steps import build_step_tables, fetch_steps
 
+    # DuckDB 2 refuses register()/sql() while an earlier execute() result is unread (e.g. a
+    # caller's .fetchone()); a statement fetched to the end releases it. Pricing reads its
+    # results to the end, but the analysis does not rely on what it happened to run.
+    con.execute("SELECT 1").fetchall()
     pricing = _apply_prices(con, config)
-    # DuckDB 2 refuses register()/sql() while an earlier execute() result is unread; a
-    # statement fetched to the end releases it (callers and pricing may leave one open).
     con.execute("SELECT 1").fetchall()
 
     tree = load_tree(con)

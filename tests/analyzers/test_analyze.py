@@ -91,3 +91,12 @@ def test_analyzing_twice_gives_the_same_profile(builder: TraceBuilder) -> None:
     research_run(builder)
     profile, con = analyze_builder(builder)
     assert analyze(con, NO_RULES) == profile
+
+
+def test_analyze_works_after_a_caller_left_a_result_unread(builder: TraceBuilder) -> None:
+    # DuckDB 2 refuses register()/sql() while a result is unread; analyze must not inherit that.
+    research_run(builder)
+    con = builder.load()
+    con.execute("SELECT span_id FROM spans ORDER BY span_id").fetchone()
+    profile = analyze(con, Config())
+    assert len(profile.runs) == 1 and profile.runs[0].critical_path
