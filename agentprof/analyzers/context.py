@@ -45,6 +45,11 @@ class RuleContext:
     def runs_by_id(self) -> dict[str, Run]:
         return {r.run_id: r for r in self.runs}
 
+    @cached_property
+    def run_totals(self) -> dict[str, tuple[float, float | None]]:
+        """run id -> (wall-clock seconds, cost USD or None); many rules read it, built once."""
+        return {r.run_id: ((r.end_ns - r.start_ns) / 1_000_000_000, r.cost_usd) for r in self.runs}
+
     def threshold(self, key: str, default: float) -> float:
         return float(self.config.threshold(key, default))
 

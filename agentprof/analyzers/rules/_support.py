@@ -53,7 +53,10 @@ def run_totals(ctx: Any) -> dict[str, tuple[float, float | None]]:
     """
     runs = getattr(ctx, "runs", None)
     if runs:
-        return {r.run_id: (r.wall_ns / NS_PER_S, r.cost_usd) for r in runs}
+        cached = getattr(ctx, "run_totals", None)  # RuleContext builds it once for all rules
+        if isinstance(cached, dict):
+            return cached
+        return {r.run_id: ((r.end_ns - r.start_ns) / NS_PER_S, r.cost_usd) for r in runs}
     sql = """
         SELECT trace_id,
                (max(end_ns) - min(start_ns)) / 1e9 AS wall_s,

@@ -19,6 +19,7 @@ from agentprof.analyzers.rules._support import (
     pct,
     threshold,
 )
+from agentprof.profile import COMPONENTS
 
 
 def _component_findings(ctx: Any, code: str, component: str, key: str, default: float,
@@ -33,9 +34,13 @@ def _component_findings(ctx: Any, code: str, component: str, key: str, default: 
     """
     limit = threshold(ctx, key, default)
     runs = list(getattr(ctx, "runs", None) or ())
+    slot = COMPONENTS.index(component)
     over = []
     for run in runs:
-        comp = next((c for c in run.components if c.name == component), None)
+        # Run.components is in COMPONENTS order: look there first, search only if it is not.
+        comp = run.components[slot] if slot < len(run.components) else None
+        if comp is None or comp.name != component:
+            comp = next((c for c in run.components if c.name == component), None)
         if comp is None or run.wall_ns <= 0 or comp.duration_ns / run.wall_ns <= limit:
             continue
         segs = sorted((s for s in run.critical_path if s.category in categories and s.on_path_ns > 0),
