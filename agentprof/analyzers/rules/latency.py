@@ -288,6 +288,12 @@ def check_slow_tool(ctx: Any):
     Speed up or cache the tool (an index, a smaller result page, a nearer region), give it a
     timeout, or start it earlier and overlap it with LLM work.
 
+    The estimated saving is a what-if on the path: each dominated run's on-path time of the
+    tool above `calls × p50` (the tool's own median call), averaged over those runs: what a
+    timeout with a hedged retry, or a cache answering at median speed, would recover. A tool
+    that is always slow has little tail, hence a small saving; how much faster the tool
+    itself could be is not estimable from the trace.
+
     ## Thresholds
     - `tool_critical_share_max` (default 0.4): report a tool holding more than this share of
       its run's critical path.
@@ -310,16 +316,25 @@ def check_slow_tool(ctx: Any):
         st = stats.get(tool, {})
         spread = (f"across all runs it takes p50 {fmt_s(st.get('p50_s') or 0)}, p95 {fmt_s(st.get('p95_s') or 0)} "
                   f"over {st.get('calls', 0)} call(s)")
+        # What-if: every call on the path took at most the tool's own median. That is what a
+        # timeout with a hedged retry, or a cache answering at median speed, recovers; a
+        # tool that is always slow has little tail and so a small saving (speeding up the
+        # tool itself is not estimable without a target speed).
+        p50_ns = (st.get("p50_s") or 0) * NS_PER_S
+        excess_s = [max(0.0, on_ns - len(ids) * p50_ns) / NS_PER_S for _, _, on_ns, ids in runs]
+        saving_s = sum(excess_s) / len(excess_s)
+        what_if = (f"; calls bounded at its p50 would end a dominated run {fmt_s(saving_s)} sooner on average"
+                   if saving_s > 0 else "")
         if len(runs) == 1:
             share, run_id, on_ns, ids = runs[0]
             message = (f"Tool {tool!r} holds {fmt_s(on_ns / NS_PER_S)} ({pct(share)}) of the run's critical path "
-                       f"in {len(ids)} call(s); {spread}.")
+                       f"in {len(ids)} call(s); {spread}{what_if}.")
         else:
             run_id = None
             shares = sorted(r[0] for r in runs)
             message = (f"Tool {tool!r} holds more than {pct(limit)} of the critical path in {len(runs)} of "
                        f"{run_count} runs (median {pct(shares[len(shares) // 2])}, up to {pct(shares[-1])}); "
-                       f"{spread}.")
+                       f"{spread}{what_if}.")
         yield make_finding(
             ctx,
             "AP102",
@@ -327,6 +342,7 @@ def check_slow_tool(ctx: Any):
             message=message,
             suggestion=f"Speed up or cache {tool!r}, bound it with a timeout, or overlap it with other work.",
             span_ids=[sid for r in runs for sid in r[3]][:SPAN_IDS_MAX],
+            savings_s=saving_s if saving_s > 0 else None,
         )
 
 
