@@ -290,7 +290,8 @@ def _ingest(con, traces: list[Path], config: Config) -> tuple[SourceFile, ...]:
         sources = ingest_files(con, traces, config=config, progress=progress)
     for s in sources:
         if s.spans_skipped or s.problems:
-            err.print(f"{s.path}: read {s.spans_read} spans, skipped {s.spans_skipped}", markup=False)
+            if s.format != "folder":
+                err.print(f"{s.path}: read {s.spans_read} spans, skipped {s.spans_skipped}", markup=False)
             for p in s.problems[:10]:
                 err.print(f"  - {p}", markup=False)
             if len(s.problems) > 10:

@@ -112,3 +112,20 @@ def test_rule_docs():
     listing = run_cli("rule", "--all")
     assert listing.returncode == 0 and "AP101" in listing.stdout
     assert_clean_error(run_cli("rule", "AP999"), "AP999")
+
+
+def test_folder_reads_traces_and_passes_over_other_files(tmp_path):
+    import shutil
+
+    shutil.copy(SAMPLE, tmp_path / "run.json")
+    (tmp_path / "README.md").write_text("# my traces\n")
+    (tmp_path / "make_traces.py").write_text("print('hi')\n")
+    proc = run_cli("analyze", str(tmp_path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "passed over 2 file(s) whose names say they are not traces (README.md, make_traces.py)" in proc.stderr
+    assert "not a trace file" not in proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [s["format"][:9] for s in doc["sources"]] == ["otlp-json", "folder"]
+    # named explicitly, a file is always sniffed
+    named = run_cli("analyze", str(tmp_path / "README.md"))
+    assert_clean_error(named, "README.md: not a trace file")

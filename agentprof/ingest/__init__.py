@@ -30,19 +30,36 @@ BATCH_SPANS = 50_000
 __all__ = ["BATCH_SPANS", "ingest_files", "read_file", "sniff_file"]
 
 
-def _expand(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """Files as given; directories → every non-hidden file inside, sorted."""
+# In a folder, files with these endings are not traces (sources, docs, images, stores); they
+# are passed over and counted instead of each getting a "not a trace file" message. A file
+# named on the command line is always sniffed, whatever its name.
+_NOT_TRACE_SUFFIXES = frozenset(
+    ".py .pyc .pyi .md .rst .txt .toml .ini .cfg .yaml .yml .html .htm .css .js .ts .sh "
+    ".png .jpg .jpeg .gif .svg .pdf .csv .duckdb .wal .lock .log".split()
+)
+
+
+def _expand(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str], dict[str, list[str]]]:
+    """Files as given; directories → every non-hidden file inside, sorted.
+
+    Returns the files to read and, per directory, the files passed over by name.
+    """
     out: list[str] = []
+    passed_over: dict[str, list[str]] = {}
     for p in paths:
         path = Path(p)
         if path.is_dir():
             for f in sorted(path.rglob("*")):
                 rel = f.relative_to(path)
-                if f.is_file() and not any(part.startswith(".") for part in rel.parts):
+                if not f.is_file() or any(part.startswith(".") for part in rel.parts):
+                    continue
+                if f.suffix.lower() in _NOT_TRACE_SUFFIXES:
+                    passed_over.setdefault(str(path), []).append(str(rel))
+                else:
                     out.append(str(f))
         else:
             out.append(str(path))
-    return out
+    return out, passed_over
 
 
 def sniff_file(path: str, report: Any) -> tuple[str, bool] | None:
@@ -200,7 +217,7 @@ def ingest_files(
     from agentprof.ingest import detect, normalize, repair
     from agentprof.ingest._report import FileReport
 
-    files = _expand(paths)
+    files, passed_over = _expand(paths)
     sizes = {}
     for p in files:
         try:
@@ -262,4 +279,11 @@ def ingest_files(
         repair.drop_stage(con)
     normalize.finalize(con, fresh=fresh)
     pricing.apply_prices(con, config)
-    return tuple(r.to_source_file() for r in ordered)
+    notes = []
+    for folder, names in passed_over.items():
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        dir_report = FileReport(folder, format="folder")
+        dir_report.note("passed-over", None, f"passed over {len(names)} file(s) whose names say they are not traces ({shown})",
+                        "name a file on the command line to read it anyway")
+        notes.append(dir_report.to_source_file())
+    return tuple(r.to_source_file() for r in ordered) + tuple(notes)
