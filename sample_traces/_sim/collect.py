@@ -15,12 +15,14 @@ them (``.jsonl``, optionally gzip-compressed), and OTLP protobuf ``ExportTraceSe
 from __future__ import annotations
 
 import gzip
+import sys
+import sysconfig
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
@@ -63,7 +65,7 @@ class Collector(SpanExporter):
             out.append(
                 ReadableSpan(
                     name=s.name, context=s.context, parent=s.parent, resource=res,
-                    attributes=s.attributes, events=s.events, links=s.links, kind=s.kind,
+                    attributes=s.attributes, events=tuple(_portable_event(e) for e in s.events), links=s.links, kind=s.kind,
                     status=s.status, start_time=s.start_time, end_time=s.end_time,
                     instrumentation_scope=InstrumentationScope(scope.name if scope else "agentprof"),
                 )
@@ -74,6 +76,34 @@ class Collector(SpanExporter):
             trace_start[t] = min(trace_start.get(t, s.start_time), s.start_time)
         out.sort(key=lambda s: (trace_start[s.context.trace_id], s.context.trace_id, s.start_time, s.context.span_id))
         return out
+
+
+# Exception events carry a stack trace with absolute file names: the checkout's and the
+# virtual environment's. They are replaced by fixed names so the bytes of a sample do not
+# depend on where the generator ran.
+_PATH_PREFIXES = sorted(
+    {
+        (str(Path(__file__).resolve().parents[2]), "<repo>"),
+        *((sysconfig.get_paths()[k], "<site-packages>") for k in ("purelib", "platlib")),
+        (sysconfig.get_paths()["stdlib"], "<stdlib>"),
+        (sys.prefix, "<prefix>"),
+    },
+    key=lambda pair: -len(pair[0]),  # longest first: site-packages lies inside the prefix
+)
+
+
+def _portable(text: str) -> str:
+    for prefix, name in _PATH_PREFIXES:
+        text = text.replace(prefix, name)
+    return text
+
+
+def _portable_event(event: Event) -> Event:
+    trace = (event.attributes or {}).get("exception.stacktrace")
+    if not isinstance(trace, str):
+        return event
+    attributes = {**event.attributes, "exception.stacktrace": _portable(trace)}
+    return Event(event.name, attributes, event.timestamp)
 
 
 def _services(spans: list[ReadableSpan], moves: list[tuple[int, str]]) -> dict[int, str]:
