@@ -48,11 +48,18 @@ def analyze_traces(
     con = store.open_store(db)
     try:
         sources = ingest_files(con, paths, config=config) if paths else ()
-        if store.span_count(con) == 0:
-            problems = "; ".join(p for s in sources for p in s.problems[:3])
-            where = ", ".join(paths) if paths else os.fspath(db) if db else "(no input)"
-            raise NoUsableSpansError(where, None, "no usable spans" + (f" ({problems})" if problems else ""),
-                                     hint="check that the file is an OTLP trace export (see docs/formats.md)")
+        require_spans(con, paths or [os.fspath(db) if db else "(no input)"], sources)
         return analyze(con, config, sources=sources)
     finally:
         con.close()
+
+
+def require_spans(con, where: Iterable[str | os.PathLike[str]], sources) -> None:
+    """Raise NoUsableSpansError, naming the inputs and their first problems, when the store is empty."""
+    from agentprof import store
+
+    if store.span_count(con) == 0:
+        problems = "; ".join(p for s in sources for p in s.problems[:3])
+        raise NoUsableSpansError(", ".join(os.fspath(w) for w in where), None,
+                                 "no usable spans" + (f" ({problems})" if problems else ""),
+                                 hint="check that the file is an OTLP trace export (see docs/formats.md)")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from agentprof._version import __version__
-from agentprof.errors import AgentprofError, NoUsableSpansError
+from agentprof.errors import AgentprofError
 
 if TYPE_CHECKING:
     from agentprof.config import Config
@@ -248,16 +248,13 @@ def _build_profile(traces: list[Path], db: Path | None, config: Config) -> Profi
     if db is not None and not traces and not db.exists():
         raise AgentprofError(f"{db}: no such span store", hint=f"create it with `agentprof ingest TRACE --db {db}`")
     from agentprof import store
+    from agentprof._api import require_spans
     from agentprof.analyzers import analyze as run_analysis
 
     con = store.open_store(db)
     try:
         sources: tuple[SourceFile, ...] = _ingest(con, traces, config) if traces else ()
-        if store.span_count(con) == 0:
-            where = ", ".join(str(p) for p in traces) if traces else str(db)
-            problems = "; ".join(p for s in sources for p in s.problems[:3])
-            raise NoUsableSpansError(where, None, "no usable spans" + (f" ({problems})" if problems else ""),
-                                     hint="check that the file is an OTLP trace export (see docs/formats.md)")
+        require_spans(con, traces or [str(db)], sources)
         return run_analysis(con, config, sources=sources)
     finally:
         con.close()
