@@ -190,25 +190,10 @@ class ParallelSavings:
         if self.cyclic:
             return _parallel_saving(tree, chosen)
         cs, ce, parent = self.cs, self.ce, self.parent
-        chosen_set = set(chosen)
-
-        def has_chosen_ancestor(i: int) -> bool:
-            p = parent[i]
-            while p >= 0:
-                if p in chosen_set:
-                    return True
-                p = parent[p]
-            return False
-
-        top = [i for i in chosen if not has_chosen_ancestor(i)]
-        if len(top) < 2:
+        moved = _concurrent_gain(chosen, parent, cs, ce)
+        if moved is None:
             return 0
-        earliest = min(cs[i] for i in top)
-        old_finish = max(ce[i] for i in top)
-        new_finish = max(earliest + ce[i] - cs[i] for i in top)
-        gained = old_finish - new_finish
-        if gained <= 0:
-            return 0
+        top, earliest, old_finish, gained = moved
         top_set = set(top)
         ancestors: set[int] = set()
         for m in top:
@@ -271,18 +256,21 @@ def _span_ids_in_tree_order(run_spans: Iterable[Any]) -> list[str]:
     return [str(get(r, "span_id")) for r in items]
 
 
-def _parallel_saving(tree: SpanTree, chosen: list[int]) -> int:
-    """The what-if model applied directly, O(spans of the run) per call (runs with parent cycles)."""
-    cs = tree.cs.tolist()
-    ce = tree.ce.tolist()
-    parent = tree.parent.tolist()
-    n = tree.n
+def _concurrent_gain(chosen: list[int], parent: Any, cs: Any, ce: Any) -> tuple[list[int], int, int, int] | None:
+    """The what-if's first step, shared by both paths.
+
+    Returns (top members, earliest start, old finish of the group, time gained).
+
+    Chosen spans nested in other chosen spans move with their ancestor, so only the top ones
+    count. None when fewer than two remain or starting them together gains nothing. The walk
+    up the parents is bounded, so a parent cycle cannot loop forever.
+    """
     chosen_set = set(chosen)
-    # Drop chosen spans nested in other chosen spans: they move with their ancestor.
+    limit = len(parent)
+
     def has_chosen_ancestor(i: int) -> bool:
-        p = parent[i]
-        seen = 0
-        while p >= 0 and seen <= n:
+        p, seen = parent[i], 0
+        while p >= 0 and seen <= limit:
             if p in chosen_set:
                 return True
             p, seen = parent[p], seen + 1
@@ -290,13 +278,23 @@ def _parallel_saving(tree: SpanTree, chosen: list[int]) -> int:
 
     top = [i for i in chosen if not has_chosen_ancestor(i)]
     if len(top) < 2:
-        return 0
+        return None
     earliest = min(cs[i] for i in top)
     old_finish = max(ce[i] for i in top)
-    new_finish = max(earliest + ce[i] - cs[i] for i in top)
-    gained = old_finish - new_finish
-    if gained <= 0:
+    gained = old_finish - max(earliest + ce[i] - cs[i] for i in top)
+    return (top, earliest, old_finish, gained) if gained > 0 else None
+
+
+def _parallel_saving(tree: SpanTree, chosen: list[int]) -> int:
+    """The what-if model applied directly, O(spans of the run) per call (runs with parent cycles)."""
+    cs = tree.cs.tolist()
+    ce = tree.ce.tolist()
+    parent = tree.parent.tolist()
+    n = tree.n
+    moved = _concurrent_gain(chosen, parent, cs, ce)
+    if moved is None:
         return 0
+    top, earliest, old_finish, gained = moved
 
     # Which member (if any) each span moves with, and the ancestors of the members.
     top_set = set(top)
