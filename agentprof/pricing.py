@@ -173,34 +173,48 @@ def apply_prices(con: duckdb.DuckDBPyConnection, config: Config | None = None) -
             for key, value in zip(rows, (provider, response_model, request_model, b.above_input_tokens, upper, *b.prices)):
                 rows[key].append(value)
 
-    con.execute(f"UPDATE {T} SET cost_usd = NULL, cost_source = 'unknown' WHERE {todo}")
-    if rows["provider"] or rows["response_model"]:
-        table = pa.table(
-            rows,
-            schema=pa.schema(
-                [("provider", pa.string()), ("response_model", pa.string()), ("request_model", pa.string()),
-                 ("above", pa.int64()), ("below", pa.int64())] + [(k, pa.float64()) for k in ("p_in", "p_out", "p_cr", "p_cw")]
-            ),
+    # The new cost of every row to price, then an UPDATE of only the rows whose cost or
+    # source changes: re-pricing an already priced store (every analyze() after an ingest)
+    # reads the table and writes nothing.
+    table = pa.table(
+        rows,
+        schema=pa.schema(
+            [("provider", pa.string()), ("response_model", pa.string()), ("request_model", pa.string()),
+             ("above", pa.int64()), ("below", pa.int64())] + [(k, pa.float64()) for k in ("p_in", "p_out", "p_cr", "p_cw")]
+        ),
+    )
+    con.register("_agentprof_prices", table)
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _agentprof_repriced AS
+                WITH priced AS (
+                    SELECT s.rowid AS rid, s.cost_usd AS old_usd, s.cost_source AS old_source,
+                           CASE WHEN s.input_tokens IS NOT NULL OR s.output_tokens IS NOT NULL THEN (
+                               greatest(coalesce(s.input_tokens, 0) - coalesce(s.cache_read_tokens, 0) - coalesce(s.cache_write_tokens, 0), 0) * p.p_in
+                               + coalesce(s.cache_read_tokens, 0) * p.p_cr
+                               + coalesce(s.cache_write_tokens, 0) * p.p_cw
+                               + coalesce(s.output_tokens, 0) * p.p_out) / 1e6 END AS usd
+                    FROM {T} s LEFT JOIN _agentprof_prices p
+                      ON s.provider IS NOT DISTINCT FROM p.provider
+                     AND s.response_model IS NOT DISTINCT FROM p.response_model
+                     AND s.request_model IS NOT DISTINCT FROM p.request_model
+                     AND coalesce(s.input_tokens, 0) > p.above
+                     AND (p.below IS NULL OR coalesce(s.input_tokens, 0) <= p.below)
+                    WHERE {todo})
+                SELECT rid, usd, CASE WHEN usd IS NULL THEN 'unknown' ELSE 'computed' END AS source
+                FROM priced
+                WHERE old_usd IS DISTINCT FROM usd
+                   OR old_source IS DISTINCT FROM CASE WHEN usd IS NULL THEN 'unknown' ELSE 'computed' END"""
         )
-        con.register("_agentprof_prices", table)
-        try:
+    finally:
+        con.unregister("_agentprof_prices")
+    try:
+        if con.execute("SELECT count(*) FROM _agentprof_repriced").fetchall()[0][0]:
             con.execute(
-                f"""UPDATE {T} s SET cost_source = 'computed', cost_usd = (
-                        greatest(coalesce(s.input_tokens, 0) - coalesce(s.cache_read_tokens, 0) - coalesce(s.cache_write_tokens, 0), 0) * p.p_in
-                        + coalesce(s.cache_read_tokens, 0) * p.p_cr
-                        + coalesce(s.cache_write_tokens, 0) * p.p_cw
-                        + coalesce(s.output_tokens, 0) * p.p_out) / 1e6
-                    FROM _agentprof_prices p
-                    WHERE s.category IN ('llm', 'embedding') AND s.cost_source = 'unknown'
-                      AND (s.input_tokens IS NOT NULL OR s.output_tokens IS NOT NULL)
-                      AND s.provider IS NOT DISTINCT FROM p.provider
-                      AND s.response_model IS NOT DISTINCT FROM p.response_model
-                      AND s.request_model IS NOT DISTINCT FROM p.request_model
-                      AND coalesce(s.input_tokens, 0) > p.above
-                      AND (p.below IS NULL OR coalesce(s.input_tokens, 0) <= p.below)"""
+                f"UPDATE {T} s SET cost_usd = r.usd, cost_source = r.source FROM _agentprof_repriced r WHERE s.rowid = r.rid"
             )
-        finally:
-            con.unregister("_agentprof_prices")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _agentprof_repriced")
 
     notes = [f"{n} LLM call(s) priced from {src}" for src, n in sorted(sources.items())]
     # fetchall, not fetchone: DuckDB keeps a result open until it is read to the end, and an

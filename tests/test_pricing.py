@@ -72,6 +72,29 @@ def test_user_price_overrides_genai_prices_and_is_idempotent():
     assert _costs(con)["a"] == (pytest.approx(1.4, rel=1e-12), "computed")
 
 
+def test_repricing_rewrites_only_what_changed_in_both_directions():
+    # Priced by a user price, then priced again without it: genai-prices for the known model,
+    # unknown (NULL, never the stale user figure) for the private one; a row someone edited
+    # by hand is put right, and a second pass changes nothing.
+    con = _store(
+        ("known", "llm", "openai", "gpt-4o", None, 1000, 200, 500, None, None, None),
+        ("private", "llm", "acme", "acme-ft-1", None, 1_000_000, 0, None, None, None, None),
+    )
+    user = Config(prices={"gpt-4o": ModelPrice(input_per_mtok=1.0, output_per_mtok=2.0),
+                          "acme-ft-1": ModelPrice(input_per_mtok=3.0, output_per_mtok=3.0)})
+    pricing.apply_prices(con, user)
+    assert _costs(con) == {"known": (pytest.approx(0.0014, rel=1e-12), "computed"), "private": (pytest.approx(3.0), "computed")}
+    summary = pricing.apply_prices(con, None)
+    assert _costs(con) == {"known": (pytest.approx(0.003875, rel=1e-12), "computed"), "private": (None, "unknown")}
+    assert summary.unknown_models == ("acme-ft-1",)
+    con.execute("UPDATE spans SET cost_usd = 99.0 WHERE span_id = 'known'")
+    pricing.apply_prices(con, None)
+    before = _costs(con)
+    assert before["known"] == (pytest.approx(0.003875, rel=1e-12), "computed")
+    pricing.apply_prices(con, None)
+    assert _costs(con) == before
+
+
 def test_reported_cost_untouched_and_non_llm_rows_ignored():
     con = _store(
         ("r", "llm", "openai", "gpt-4o", None, 1000, 200, None, None, 0.123, "reported"),

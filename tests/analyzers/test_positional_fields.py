@@ -32,3 +32,37 @@ def test_field_orders_match_the_positional_builders() -> None:
     # runs.RunAssembler.__init__
     assert names(Component) == ["name", "duration_ns", "share"]
     assert names(CriticalSegment) == ["span_id", "name", "category", "start_ns", "end_ns", "on_path_ns", "share"]
+
+
+def test_profile_classes_keep_dataclass_behaviour_with_the_fast_init() -> None:
+    """``profile._fast_init`` replaces the generated __init__: defaults, factories, equality,
+    hashing and immutability must be exactly the dataclass's."""
+    from agentprof.profile import Finding, SpanView
+
+    b = TokenBuckets(1.0, 2.0)
+    assert (b.history_tokens, b.unattributed_tokens, b.estimated) == (0.0, 0.0, True)
+    assert b == TokenBuckets(system_tokens=1.0, tool_schemas_tokens=2.0) and hash(b) == hash(TokenBuckets(1.0, 2.0))
+    assert b != TokenBuckets(1.0, 2.5)
+    seg = CriticalSegment("s1", "tool", "tool", 10, 30, 20, 0.5)
+    for obj, attr in ((b, "system_tokens"), (seg, "share")):
+        try:
+            setattr(obj, attr, 9)
+        except dataclasses.FrozenInstanceError:
+            pass
+        else:
+            raise AssertionError(f"{type(obj).__name__}.{attr} could be assigned")
+    assert dataclasses.replace(seg, share=0.25) == CriticalSegment("s1", "tool", "tool", 10, 30, 20, 0.25)
+    assert dataclasses.asdict(seg) == {"span_id": "s1", "name": "tool", "category": "tool", "start_ns": 10,
+                                       "end_ns": 30, "on_path_ns": 20, "share": 0.5}
+    # default_factory: a fresh dict per object, never shared
+    v1 = SpanView("a", None, "n", "llm", 0, 1, 0, 1, "ok", False)
+    v2 = SpanView("b", None, "n", "llm", 0, 1, 0, 1, "ok", False)
+    assert v1.attributes == {} and v1.attributes is not v2.attributes
+    f = Finding("AP101", "sequential-tool-calls", "high", "m", "s", "r1", ("a",))
+    assert f.est_savings_s is None and f == Finding("AP101", "sequential-tool-calls", "high", "m", "s", "r1", ("a",))
+    try:
+        TokenBuckets(1.0, 2.0, 3.0, 4.0, 5.0, True, "extra")
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("too many arguments accepted")

@@ -9,6 +9,8 @@ a few) exercise the size limits. Builders are deterministic: same call, same Pro
 
 from __future__ import annotations
 
+import dataclasses
+
 from agentprof.profile import (
     Aggregates,
     Alert,
@@ -158,8 +160,8 @@ def _run_a() -> Run:
                                     share=on_ms * MS / wall))
     # The root's own time is its gaps: 180 + the remainder so the path sums to the wall.
     rest = wall - sum(p.on_path_ns for p in path)
-    path[0] = CriticalSegment(**{**path[0].__dict__, "on_path_ns": path[0].on_path_ns + rest,
-                                 "share": (path[0].on_path_ns + rest) / wall})
+    path[0] = dataclasses.replace(path[0], on_path_ns=path[0].on_path_ns + rest,
+                                  share=(path[0].on_path_ns + rest) / wall)
     assert sum(p.on_path_ns for p in path) == wall
     return Run(run_id=run_id, name="invoke_agent researcher", service_name="research-svc",
                agent_names=("researcher",), session_id="sess-1", user_id="u-42",
@@ -401,8 +403,7 @@ def many_runs_profile(n_runs: int = 2000, detail_runs: int = 20) -> Profile:
         r = _small_run(n + 10, wall_ms, cost, 2000 + n % 500, 200, "gpt-4o-mini",
                        {"reported": 2, "computed": 0, "unknown": 0})
         if n >= detail_runs:
-            r = Run(**{**r.__dict__, "steps": (), "components": (), "critical_path": (),
-                       "spans": ()})
+            r = dataclasses.replace(r, steps=(), components=(), critical_path=(), spans=())
         runs.append(r)
     walls = sorted(r.wall_ns / 1e9 for r in runs)
 
