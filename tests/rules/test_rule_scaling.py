@@ -96,9 +96,13 @@ def test_ap101_batches_query_is_linear_in_the_run(tmp_path):
     cats = [("llm", "tool", "tool")[i % 3] for i in range(k)]
     names = [("chat", "search", "fetch")[i % 3] for i in range(k)]
     con = flat_run(names, [None] * k, categories=cats)
+    import pyarrow as pa
+
+    con.register("_ap_runs", pa.table({"trace_id": [r[0] for r in con.execute("SELECT DISTINCT trace_id FROM spans").fetchall()]}))
     for sql in (latency._SIBLINGS_SQL, latency._LLM_STARTS_SQL):
         _, ops = profiled(con, sql, [], tmp_path)
         assert_linear_plan(ops, 40 * k)
+    con.unregister("_ap_runs")
     batches = latency._sequential_batches(con, 0.0)
     assert len(batches) == k // 3
     assert {(b["n"], b["n_sequential"], tuple(b["tools"])) for b in batches} == {(2, 1, ("search", "fetch"))}

@@ -27,27 +27,20 @@ from agentprof.analyzers.rules._support import (
 # EXISTS it was a join of every tool call with every LLM call of its run, quadratic in a
 # long run.
 _SIBLINGS_SQL = """
-WITH runs AS (
-    SELECT trace_id, row_number() OVER (ORDER BY trace_id) AS run_code
-    FROM (SELECT DISTINCT trace_id FROM spans WHERE category IN ('tool', 'retrieval', 'llm'))
-)
-SELECT t.*, r.run_code FROM (
+SELECT * EXCLUDE (siblings) FROM (
     SELECT trace_id, span_id, parent_span_id, coalesce(tool_name, name) AS tool, start_ns, end_ns,
            lag(start_ns) OVER (PARTITION BY trace_id, parent_span_id ORDER BY start_ns, span_id) AS prev_start_ns,
            max(end_ns) OVER (PARTITION BY trace_id, parent_span_id ORDER BY start_ns, span_id
-                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end_ns
+                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end_ns,
+           count(*) OVER (PARTITION BY trace_id, parent_span_id) AS siblings
     FROM spans
     WHERE category IN ('tool', 'retrieval') AND parent_span_id IS NOT NULL
-) t JOIN runs r USING (trace_id)
+) WHERE siblings >= 2
 """
+# The LLM calls of the runs that have such siblings (``_ap_runs``).
 _LLM_STARTS_SQL = """
-WITH runs AS (
-    SELECT trace_id, row_number() OVER (ORDER BY trace_id) AS run_code
-    FROM (SELECT DISTINCT trace_id FROM spans WHERE category IN ('tool', 'retrieval', 'llm'))
-)
-SELECT r.run_code, s.start_ns, s.end_ns
-FROM spans s JOIN runs r USING (trace_id) WHERE s.category = 'llm'
-ORDER BY r.run_code, s.start_ns
+SELECT trace_id, start_ns, end_ns FROM spans
+WHERE category = 'llm' AND trace_id IN (SELECT trace_id FROM _ap_runs)
 """
 _BATCHES_SQL = """
 WITH batched AS (
@@ -120,18 +113,38 @@ def _sequential_batches(con: Any, min_s: float) -> list[dict[str, Any]]:
     """Batches of sequential tool calls with no LLM call between them (see the SQL above)."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    tools = con.sql(_SIBLINGS_SQL).to_arrow_table()
-    llm = con.sql(_LLM_STARTS_SQL).to_arrow_table()
+    tools = con.sql(_SIBLINGS_SQL).to_arrow_table()  # calls with at least one sibling
+    if tools.num_rows == 0:
+        return []
+    runs = pc.unique(tools.column("trace_id"))
+    con.register("_ap_runs", pa.table({"trace_id": runs}))
+    try:
+        llm = con.sql(_LLM_STARTS_SQL).to_arrow_table()
+    finally:
+        con.unregister("_ap_runs")
+    # Runs as small integer codes (any consistent numbering); LLM calls sorted by (run, start).
+    tool_run = pc.index_in(tools.column("trace_id"), value_set=runs).to_numpy().astype(np.int64)
+    llm_run = pc.index_in(llm.column("trace_id"), value_set=runs).to_numpy(zero_copy_only=False).astype(np.int64)
+    llm_start = llm.column("start_ns").fill_null(0).to_numpy().astype(np.int64)
+    llm_end = llm.column("end_ns").fill_null(0).to_numpy().astype(np.int64)
+    by_start = np.lexsort((llm_start, llm_run))
 
     def ints(tbl: Any, name: str) -> Any:
         return tbl.column(name).fill_null(0).to_numpy().astype(np.int64)
 
     # Only a parent's first child has no earlier sibling (prev_start/prev_end are NULL).
     first = tools.column("prev_end_ns").is_null().to_numpy(zero_copy_only=False).astype(bool)
-    new_batch = _new_batch(first, ints(tools, "run_code"), ints(tools, "prev_start_ns"), ints(tools, "start_ns"),
-                           ints(tools, "prev_end_ns"), ints(llm, "run_code"), ints(llm, "start_ns"), ints(llm, "end_ns"))
-    marked = tools.drop(["run_code"]).append_column("new_batch", pa.array(new_batch, pa.int8()))
+    new_batch = _new_batch(first, tool_run, ints(tools, "prev_start_ns"), ints(tools, "start_ns"),
+                           ints(tools, "prev_end_ns"), llm_run[by_start], llm_start[by_start], llm_end[by_start])
+    # Only parents with a call that joined the batch before it can hold a batch of two or
+    # more; the window query below reads just their calls (often none at all).
+    joined = new_batch == 0
+    if not joined.any():
+        return []
+    keep = pc.is_in(tools.column("parent_span_id"), value_set=pc.unique(tools.column("parent_span_id").filter(pa.array(joined))))
+    marked = tools.append_column("new_batch", pa.array(new_batch, pa.int8())).filter(keep)
     con.register("_ap_tool_siblings", marked)
     try:
         return rows(con, _BATCHES_SQL, [min_s])

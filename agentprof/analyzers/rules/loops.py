@@ -18,14 +18,19 @@ from agentprof.analyzers.rules._support import (
 )
 
 _REPEAT_SQL = """
-WITH t AS (
+WITH calls AS (
     SELECT trace_id, span_id, coalesce(tool_name, name) AS tool, tool_args_hash AS args, start_ns, end_ns,
-           cost_usd, status,
-           row_number() OVER w AS k,
-           lag(status) OVER w AS prev_status
+           cost_usd, status
     FROM spans
     WHERE category IN ('tool', 'retrieval') AND coalesce(tool_args_hash, '') <> ''
-    WINDOW w AS (PARTITION BY trace_id, coalesce(tool_name, name), tool_args_hash ORDER BY start_ns, span_id)
+),
+-- Only a (run, tool, arguments) seen twice can repeat: a hash aggregate finds those before
+-- the window sorts anything (usually few calls, often none).
+twice AS (SELECT trace_id, tool, args FROM calls GROUP BY ALL HAVING count(*) >= 2),
+t AS (
+    SELECT *, row_number() OVER w AS k, lag(status) OVER w AS prev_status
+    FROM calls SEMI JOIN twice USING (trace_id, tool, args)
+    WINDOW w AS (PARTITION BY trace_id, tool, args ORDER BY start_ns, span_id)
 ),
 g AS (
     SELECT trace_id, tool, args, count(*) AS calls,
@@ -115,22 +120,27 @@ def check_repeated_calls(ctx: Any):
 # Successful calls that are the first of their (tool, arguments) in their run but repeat a
 # pair an earlier run already called: what a cache shared between runs would serve.
 _CROSS_RUN_SQL = """
-WITH t AS (
-    SELECT trace_id, span_id, coalesce(tool_name, name) AS tool, start_ns, end_ns, status,
-           row_number() OVER (PARTITION BY trace_id, coalesce(tool_name, name), tool_args_hash
-                              ORDER BY start_ns, span_id) AS k_in_run,
-           row_number() OVER (PARTITION BY coalesce(tool_name, name), tool_args_hash
-                              ORDER BY start_ns, trace_id, span_id) AS k_any
+WITH calls AS (
+    SELECT trace_id, span_id, coalesce(tool_name, name) AS tool, tool_args_hash AS args, start_ns, end_ns, status
     FROM spans
     WHERE category IN ('tool', 'retrieval') AND coalesce(tool_args_hash, '') <> ''
 ),
+per_tool AS (SELECT tool, count(*) AS calls FROM calls GROUP BY tool),
+-- Only a (tool, arguments) seen twice can repeat; the windows sort just those calls.
+twice AS (SELECT tool, args FROM calls GROUP BY ALL HAVING count(*) >= 2),
+t AS (
+    SELECT *,
+           row_number() OVER (PARTITION BY trace_id, tool, args ORDER BY start_ns, span_id) AS k_in_run,
+           row_number() OVER (PARTITION BY tool, args ORDER BY start_ns, trace_id, span_id) AS k_any
+    FROM calls SEMI JOIN twice USING (tool, args)
+),
 r AS (SELECT *, k_in_run = 1 AND k_any > 1 AND status <> 'error' AS repeat FROM t)
-SELECT tool, count(*) AS calls, count(*) FILTER (WHERE repeat) AS repeats,
+SELECT tool, p.calls, count(*) FILTER (WHERE repeat) AS repeats,
        count(DISTINCT trace_id) FILTER (WHERE repeat) AS runs,
        sum(end_ns - start_ns) FILTER (WHERE repeat) / 1e9 AS repeat_s,
        list(span_id ORDER BY end_ns - start_ns DESC, span_id) FILTER (WHERE repeat) AS span_ids
-FROM r GROUP BY tool
-HAVING count(*) FILTER (WHERE repeat) >= ? AND count(*) FILTER (WHERE repeat) >= ? * count(*)
+FROM r JOIN per_tool p USING (tool) GROUP BY tool, p.calls
+HAVING count(*) FILTER (WHERE repeat) >= greatest(?, 1) AND count(*) FILTER (WHERE repeat) >= ? * p.calls
 ORDER BY tool
 """
 
@@ -307,11 +317,23 @@ def check_action_loops(ctx: Any):
 # ``step_members`` (see ``agentprof.analyzers.context``). Calls without an argument hash
 # count as new: we cannot tell.
 _NO_PROGRESS_SQL = """
-WITH calls AS (
-    SELECT rowid AS rid, trace_id, span_id,
-           coalesce(tool_args_hash, '') = '' OR row_number() OVER (
-               PARTITION BY trace_id, coalesce(tool_name, name), tool_args_hash ORDER BY start_ns, span_id) = 1 AS is_new
+WITH all_calls AS (
+    SELECT rowid AS rid, trace_id, span_id, coalesce(tool_name, name) AS tool, tool_args_hash AS args, start_ns
     FROM spans WHERE category IN ('tool', 'retrieval')
+),
+-- A call is new unless an earlier call of its run had the same tool and arguments; only
+-- (run, tool, arguments) seen twice need the window (a hash aggregate finds them).
+twice AS (
+    SELECT trace_id, tool, args FROM all_calls WHERE coalesce(args, '') <> '' GROUP BY ALL HAVING count(*) >= 2
+),
+repeats AS (
+    SELECT rid FROM (
+        SELECT rid, row_number() OVER (PARTITION BY trace_id, tool, args ORDER BY start_ns, span_id) AS k
+        FROM all_calls SEMI JOIN twice USING (trace_id, tool, args))
+    WHERE k > 1
+),
+calls AS (
+    SELECT rid, trace_id, span_id, rid NOT IN (SELECT rid FROM repeats) AS is_new FROM all_calls
 ),
 per_step AS (
     SELECT st.trace_id, st.step_index, st.span_id AS step_span_id,

@@ -84,9 +84,12 @@ WITH s AS (
            CASE WHEN category = 'llm' THEN coalesce(request_model, name) ELSE coalesce(tool_name, name) END AS target
     FROM spans WHERE category IN ('tool', 'retrieval', 'llm')
 ),
+-- Only a (run, kind, target) with a failure can hold a retry: the window sorts just those calls.
+failed AS (SELECT DISTINCT trace_id, category, target FROM s WHERE status = 'error'),
 o AS (
     SELECT *, lead(span_id) OVER w AS next_id, lead(start_ns) OVER w AS next_start_ns
-    FROM s WINDOW w AS (PARTITION BY trace_id, category, target ORDER BY start_ns, span_id)
+    FROM s SEMI JOIN failed USING (trace_id, category, target)
+    WINDOW w AS (PARTITION BY trace_id, category, target ORDER BY start_ns, span_id)
 )
 SELECT trace_id, category, target, span_id, next_id, (next_start_ns - end_ns) / 1e6 AS gap_ms
 FROM o
