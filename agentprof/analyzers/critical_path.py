@@ -41,55 +41,145 @@ class PathResult:
 
 
 def critical_paths(tree: SpanTree, children: tuple[Any, Any, Any] | None = None) -> PathResult:
-    """Walk every run of ``tree`` once; see the module docstring for the rules."""
+    """The walk of the module docstring for every run of ``tree``, computed set-wise.
+
+    Every span on the path is entered with its own clipped end as the boundary, so the
+    children a span passes the path to depend on that span alone: its *chain* is the child
+    that ends last, then the child that ends last at or before that child's start, and so
+    on (in children order, so ties break as the walk's backward pointer does). So: (1) each
+    child's successor in its parent's chain, by one binary search over all children (skipped
+    where the child before it already ended in time, the usual sequential case); (2) every
+    parent's chain, walked for all parents at once (a loop per chain link, Python for the
+    last few long chains); (3) a span is on the path when its run's root is non-empty and it
+    and all its ancestors are chain members (pointer doubling); (4) the segments: each
+    on-path span owns the gaps its chain leaves. Equal to the walk segment for segment.
+    """
     import numpy as np
 
     order, lo, hi = children if children is not None else children_index(tree)
-    order_l = order.tolist()
-    lo_l = lo.tolist()
-    hi_l = hi.tolist()
-    cs_l = tree.cs.tolist()
-    ce_l = tree.ce.tolist()
-    out_t: list[int] = []
-    out_o: list[int] = []
-    out_a: list[int] = []
-    out_b: list[int] = []
-    at, ao, aa, ab = out_t.append, out_o.append, out_a.append, out_b.append
+    n = tree.n
+    cs, ce = tree.cs, tree.ce
+    k = len(order)
+    par = tree.parent[order] if k else np.zeros(0, dtype=np.int64)
+    pos = np.arange(k, dtype=np.int64)
 
-    for t, r in enumerate(tree.root.tolist()):
-        if ce_l[r] <= cs_l[r]:
-            continue
-        node, cur, p = r, ce_l[r], hi_l[r] - 1
-        stack: list[tuple[int, int, int]] = []
-        push, pop = stack.append, stack.pop
-        while True:
-            first = lo_l[node]
-            while p >= first and ce_l[order_l[p]] > cur:
-                p -= 1
-            if p >= first:
-                c = order_l[p]
-                e = ce_l[c]
-                if e < cur:  # the parent's own time after this child, up to the boundary
-                    at(t), ao(node), aa(e), ab(cur)
-                push((node, p - 1, cs_l[c]))
-                node, cur, p = c, e, hi_l[c] - 1
-                continue
-            s = cs_l[node]
-            if cur > s:
-                at(t), ao(node), aa(s), ab(cur)
-            if not stack:
-                break
-            node, p, cur = pop()
+    # (1) successor of each child position in its parent's chain (-1: none).
+    succ = pos - 1
+    if k:
+        before_ok = np.zeros(k, dtype=bool)
+        before_ok[1:] = (par[1:] == par[:-1]) & (ce[order[:-1]] <= cs[order[1:]])
+        need = np.flatnonzero(~before_ok & (pos > lo[par]))
+        if len(need):
+            succ[need] = _last_child_ending_by(tree, order, par, lo, need)
+        succ[succ < lo[par]] = -1
 
-    seg_t = np.array(out_t, dtype=np.int64)
-    seg_o = np.array(out_o, dtype=np.int64)
-    seg_a = np.array(out_a, dtype=np.int64)
-    seg_b = np.array(out_b, dtype=np.int64)
-    o = np.lexsort((seg_a, seg_t))
+    # (2) chain membership: from every parent's last child, follow successors.
+    in_chain = np.zeros(n, dtype=bool)
+    link_parent: list[Any] = []
+    link_pos: list[Any] = []
+    cur = hi - 1
+    active = np.flatnonzero(hi > lo)
+    cur = cur[active]
+    while len(active) > 256:  # each numpy pass must carry enough links to beat a Python loop
+        link_parent.append(active)
+        link_pos.append(cur)
+        nxt = succ[cur]
+        keep = nxt >= 0
+        active, cur = active[keep], nxt[keep]
+    if len(active):  # the last few (long) chains: a plain loop is cheaper than numpy calls
+        succ_l = succ.tolist()
+        tail_parent: list[int] = []
+        tail_pos: list[int] = []
+        for p, j in zip(active.tolist(), cur.tolist()):
+            while j >= 0:
+                tail_parent.append(p)
+                tail_pos.append(j)
+                j = succ_l[j]
+        link_parent.append(np.array(tail_parent, dtype=np.int64))
+        link_pos.append(np.array(tail_pos, dtype=np.int64))
+    ch_parent = np.concatenate(link_parent) if link_parent else np.zeros(0, dtype=np.int64)
+    ch_pos = np.concatenate(link_pos) if link_parent else np.zeros(0, dtype=np.int64)
+    in_chain[order[ch_pos]] = True
+
+    # (3) on the path: root non-empty, and every span up to the root in its parent's chain.
+    root_of_run = tree.root
+    is_root = np.zeros(n, dtype=bool)
+    is_root[root_of_run] = True
+    ok = np.where(is_root, ce > cs, in_chain)
+    jump = np.where(tree.parent >= 0, tree.parent, np.arange(n, dtype=np.int64))
+    for _ in range(64):  # a chain that has not converged after 2**64 levels is a parent cycle
+        ok = ok & ok[jump]
+        nxt = jump[jump]
+        if np.array_equal(nxt, jump):
+            break
+        jump = nxt
+    on = ok & is_root[jump]  # a span in a parent cycle never reaches a root
+
+    # (4) segments: the gaps each on-path span's chain leaves, from its end back to its start.
+    keep = on[ch_parent]
+    ch_parent, ch_pos = ch_parent[keep], ch_pos[keep]
+    # Group the links by parent; each chain's links were found in chain order (last child first).
+    o = np.argsort(ch_parent, kind="stable")
+    ch_parent, child = ch_parent[o], order[ch_pos[o]]
+    first = np.ones(len(child), dtype=bool)
+    first[1:] = ch_parent[1:] != ch_parent[:-1]
+    last = np.ones(len(child), dtype=bool)
+    last[:-1] = ch_parent[:-1] != ch_parent[1:]
+    # upper bound of the gap before (later than) each chain child: the parent's end for the
+    # first, else the start of the chain child after it
+    upper = np.where(first, ce[ch_parent], np.r_[0, cs[child[:-1]]] if len(child) else cs[child])
+    on_nodes = np.flatnonzero(on)
+    childless = on_nodes[~np.isin(on_nodes, ch_parent)]
+    seg_o = np.concatenate([ch_parent, ch_parent[last], childless])
+    seg_a = np.concatenate([ce[child], cs[ch_parent[last]], cs[childless]])
+    seg_b = np.concatenate([upper, cs[child[last]], ce[childless]])
+    nonempty = seg_b > seg_a
+    seg_o, seg_a, seg_b = seg_o[nonempty], seg_a[nonempty], seg_b[nonempty]
+    seg_t = tree.trace[seg_o]
+    o = _by_run_then_time(tree, seg_t, seg_a)
     seg_t, seg_o, seg_a, seg_b = seg_t[o], seg_o[o], seg_a[o], seg_b[o]
-    on_path = np.zeros(tree.n, dtype=np.int64)
+    on_path = np.zeros(n, dtype=np.int64)
     np.add.at(on_path, seg_o, seg_b - seg_a)
     return PathResult(seg_t, seg_o, seg_a, seg_b, on_path)
+
+
+def _by_run_then_time(tree: SpanTree, seg_t: Any, seg_a: Any) -> Any:
+    """The order of segments by (run, start): one sort of start times placed in a band per
+    run (a run's segments lie inside its root's interval); a lexsort when bands could overflow."""
+    import numpy as np
+
+    root = tree.root
+    wall = np.maximum(tree.ce[root] - tree.cs[root], 0) + 1
+    if float(wall.sum(dtype=np.float64)) >= 2.0**62:
+        return np.lexsort((seg_a, seg_t))
+    band = np.cumsum(wall) - wall
+    return np.argsort(band[seg_t] + (seg_a - tree.cs[root][seg_t]))
+
+
+def _last_child_ending_by(tree: SpanTree, order: Any, par: Any, lo: Any, need: Any) -> Any:
+    """For child positions ``need``: the last position before each, among its parent's
+    children, whose child ends at or before that child's start (``lo[parent] - 1``: none).
+
+    One binary search over all children: each parent's children, in end order, sit in a
+    band of their own (end relative to the parent's start, bands stacked by duration);
+    float sums guard the stacking against int64 overflow (then ranks are used instead).
+    """
+    import numpy as np
+
+    cs, ce = tree.cs, tree.ce
+    dur = np.maximum(ce - cs, 0) + 1
+    if float(dur.sum(dtype=np.float64)) < 2.0**62:
+        band = np.cumsum(dur) - dur  # band start per parent, in parent index order
+        keys = band[par] + (ce[order] - cs[par])
+        query = band[par[need]] + (cs[order[need]] - cs[par[need]])
+    else:  # huge durations: compare ranks of the values instead
+        values = np.concatenate([ce[order], cs[order[need]]])
+        _, rank = np.unique(values, return_inverse=True)
+        width = int(rank.max()) + 1 if len(rank) else 1
+        keys = par * width + rank[: len(order)]
+        query = par[need] * width + rank[len(order):]
+    found = np.searchsorted(keys, query, side="right") - 1
+    return np.minimum(found, need - 1)
 
 
 def parallel_saving_ns(run_spans: Iterable[Any], span_ids: Iterable[str]) -> int:
