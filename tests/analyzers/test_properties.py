@@ -166,3 +166,22 @@ def test_analyze_never_raises_and_ignores_row_order(rows: list[dict[str, Any]], 
     assert first.aggregates == second.aggregates
     for s in run.steps:
         assert abs(sum(s.buckets.as_mapping().values()) - s.input_tokens) < 1e-6
+
+
+def test_critical_path_matches_the_definition_when_durations_overflow_int64_bands() -> None:
+    """Runs whose summed durations pass 2**62 ns take the rank-based search and lexsort
+    (the banded keys would overflow): same answer as the definition."""
+    rnd = random.Random(20261121)
+    for _ in range(400):
+        n = rnd.randrange(2, 40)
+        rows = []
+        for i in range(n):
+            parent = None if i == 0 else rnd.choice([rnd.randrange(i), rnd.randrange(i), None])
+            start = rnd.randrange(0, 6)
+            rows.append({"span_id": f"{i:016x}", "parent_span_id": None if parent is None else f"{parent:016x}",
+                         "start_ns": start * 2 * 10**16, "end_ns": (start + rnd.randrange(0, 40)) * 2 * 10**16,
+                         "category": rnd.choice(CATEGORIES)})
+        tree, facts = _facts(rows)
+        ref, _ = reference_on_path(rows)
+        ids = sorted(r["span_id"] for r in rows)
+        assert {ids[i]: int(v) for i, v in enumerate(facts.path.on_path_ns[: tree.n_real]) if v} == ref
