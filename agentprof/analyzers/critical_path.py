@@ -136,24 +136,25 @@ def critical_paths(tree: SpanTree, children: tuple[Any, Any, Any] | None = None)
     nonempty = seg_b > seg_a
     seg_o, seg_a, seg_b = seg_o[nonempty], seg_a[nonempty], seg_b[nonempty]
     seg_t = tree.trace[seg_o]
-    o = _by_run_then_time(tree, seg_t, seg_a)
+    o = by_run_then_time(tree, seg_t, seg_a)
     seg_t, seg_o, seg_a, seg_b = seg_t[o], seg_o[o], seg_a[o], seg_b[o]
     on_path = np.zeros(n, dtype=np.int64)
     np.add.at(on_path, seg_o, seg_b - seg_a)
     return PathResult(seg_t, seg_o, seg_a, seg_b, on_path)
 
 
-def _by_run_then_time(tree: SpanTree, seg_t: Any, seg_a: Any) -> Any:
-    """The order of segments by (run, start): one sort of start times placed in a band per
-    run (a run's segments lie inside its root's interval); a lexsort when bands could overflow."""
+def by_run_then_time(tree: SpanTree, run: Any, time_ns: Any) -> Any:
+    """The order of items by (run, time), for times inside their run's root interval that
+    differ within a run: one sort of the times placed in a band per run (bands stacked by
+    wall time); a lexsort when the bands could overflow int64."""
     import numpy as np
 
     root = tree.root
     wall = np.maximum(tree.ce[root] - tree.cs[root], 0) + 1
     if float(wall.sum(dtype=np.float64)) >= 2.0**62:
-        return np.lexsort((seg_a, seg_t))
+        return np.lexsort((time_ns, run))
     band = np.cumsum(wall) - wall
-    return np.argsort(band[seg_t] + (seg_a - tree.cs[root][seg_t]))
+    return np.argsort(band[run] + (time_ns - tree.cs[root][run]))
 
 
 def _last_child_ending_by(tree: SpanTree, order: Any, par: Any, lo: Any, need: Any) -> Any:

@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agentprof.analyzers._columns import repeated_strings
 from agentprof.analyzers._tree import SpanTree
-from agentprof.analyzers.critical_path import PathResult
+from agentprof.analyzers.critical_path import PathResult, by_run_then_time
 from agentprof.profile import COMPONENTS, Component, CriticalSegment, Run, SpanView, Step
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class RunAssembler:
         np.minimum.at(first, path.seg_owner, path.seg_from_ns)
         idx = np.flatnonzero(path.on_path_ns[: tree.n_real] > 0)
         run_of = tree.trace[idx]
-        o = np.lexsort((idx, first[idx], run_of))
+        o = by_run_then_time(tree, run_of, first[idx])  # first-hold times differ within a run
         idx, run_of = idx[o], run_of[o]
         runs = np.arange(tree.n_traces)
         self.cp_lo = np.searchsorted(run_of, runs, side="left").tolist()
@@ -172,7 +173,8 @@ def _span_labels(con: duckdb.DuckDBPyConnection, tree: SpanTree, idx: Any) -> tu
         ).to_arrow_table()
     finally:
         con.unregister("_ap_rids")
-    return tbl.column("name").to_pylist(), tbl.column("category").to_pylist(), tbl.column("span_id").to_pylist()
+    return repeated_strings(tbl.column("name")), repeated_strings(tbl.column("category")), tbl.column("span_id").to_pylist()
+
 
 
 def span_views(con: duckdb.DuckDBPyConnection, facts: TreeFacts, runs: list[int]) -> dict[int, tuple[SpanView, ...]]:

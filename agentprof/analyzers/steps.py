@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agentprof.analyzers._columns import pylist, repeated_strings, slices
 from agentprof.profile import Step, TokenBuckets
 
 if TYPE_CHECKING:
@@ -171,7 +172,8 @@ def fetch_steps(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list
         "system_tokens", "tool_schemas_tokens", "history_tokens", "tool_outputs_tokens", "unattributed_tokens",
         "sized_calls", "error_count",
     )
-    c = {n: _pylist(tbl.column(n)) for n in names}
+    repeated = {"trace_id", "agent_name", "model"}  # few distinct values: one str object each
+    c = {n: repeated_strings(tbl.column(n)) if n in repeated else pylist(tbl.column(n)) for n in names}
     # Positional construction through map() over whole columns: one C-level loop per class
     # instead of a keyword call per field (Steps and their buckets are ~7 per run).
     estimated = (tbl.column("sized_calls").to_numpy(zero_copy_only=False) > 0).tolist() if tbl.num_rows else []
@@ -182,9 +184,9 @@ def fetch_steps(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list
         c["start_ns"], c["end_ns"], c["input_tokens"], c["output_tokens"], c["cache_read_tokens"],
         c["cache_write_tokens"], c["cost_usd"], c["cumulative_cost_usd"], c["marginal_cost_usd"], c["cost_growth"],
         buckets,
-        [tuple(llm_ids[lo:hi]) for lo, hi in zip(llm_lo, llm_hi)],
-        [tuple(tool_ids[lo:hi]) for lo, hi in zip(tool_lo, tool_hi)],
-        [tuple(tool_names[lo:hi]) for lo, hi in zip(tool_lo, tool_hi)],
+        slices(llm_ids, llm_lo, llm_hi),
+        slices(tool_ids, tool_lo, tool_hi),
+        slices(tool_names, tool_lo, tool_hi),
         c["error_count"],
     ))
     # Rows come ordered by run: cut the list where the run id changes.
@@ -196,12 +198,3 @@ def fetch_steps(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list
             out[run_ids[start]] = tuple(steps[start:k])
             start = k
     return out
-
-
-def _pylist(column: Any) -> list[Any]:
-    """Arrow column to a Python list; through numpy when there are no nulls (about twice as fast)."""
-    import pyarrow as pa
-
-    if column.null_count == 0 and (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
-        return column.to_numpy().tolist()
-    return column.to_pylist()
