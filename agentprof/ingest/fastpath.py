@@ -96,9 +96,10 @@ def _otlp_schema():  # -> pyarrow.Schema
 def _scalar_parts(v: str) -> list[str]:
     """JSON text of each member of a scalar AnyValue struct ``v``, as the lenient reader
     decodes it. At most one member is set in a well-formed AnyValue, so the first non-null
-    one is the value; an empty AnyValue decodes to null."""
+    one is the value; an empty AnyValue decodes to null. (``to_json`` is cast to VARCHAR so
+    that ``coalesce`` over these stays text, not a JSON value re-parsed from each member.)"""
     return [
-        f"to_json({v}.stringValue)",
+        f"CAST(to_json({v}.stringValue) AS VARCHAR)",
         f"CAST(CAST({v}.intValue AS BIGINT) AS VARCHAR)",
         f"CAST({v}.doubleValue AS VARCHAR)",
         f"CAST({v}.boolValue AS VARCHAR)",
@@ -113,7 +114,7 @@ def _kv_sql(table: str) -> str:
     element = ", ".join(_scalar_parts("e") + ["'null'"])
     array = f"'[' || array_to_string(list_transform(kv.value.arrayValue.\"values\", lambda e: coalesce({element})), ',') || ']'"
     value = ", ".join(_scalar_parts("kv.value") + [array, "CASE WHEN kv.value.arrayValue IS NOT NULL THEN '[]' END", "'null'"])
-    return f"SELECT to_json(kv.key) || ':' || coalesce({value}) AS t FROM {table}"
+    return f"SELECT CAST(to_json(kv.key) AS VARCHAR) || ':' || coalesce({value}) AS t FROM {table}"
 
 
 def _join_lists(lists, texts, open_: str, close: str):
@@ -162,7 +163,7 @@ def _flatten_block(block, con, source_file: str, source_format: str, path: str):
         con.register("_fastpath_dup", pa.table({"i": pc.list_parent_indices(span_attrs), "k": field(kv_parts[0], "key")}))
         dup = con.sql("SELECT count(*) FROM (SELECT i, k FROM _fastpath_dup GROUP BY i, k HAVING count(*) > 1)").fetchall()[0][0]
         con.register("_fastpath_names", pa.table({"n": field(ev, "name")}))
-        ev_names = con.sql("SELECT coalesce(to_json(n), 'null') AS t FROM _fastpath_names").to_arrow_table().column("t").combine_chunks()
+        ev_names = con.sql("SELECT coalesce(CAST(to_json(n) AS VARCHAR), 'null') AS t FROM _fastpath_names").to_arrow_table().column("t").combine_chunks()
     except duckdb.Error as exc:
         raise FastPathUnsupported(f"{path}: {str(exc).splitlines()[0]}") from exc
     finally:

@@ -68,13 +68,7 @@ def _kv_object_sql(kvs: str) -> str:
     element = ", ".join(_scalar_parts("e") + ["'null'"])
     array = f"'[' || array_to_string(list_transform(kv.value.arrayValue.\"values\", lambda e: coalesce({element})), ',') || ']'"
     value = ", ".join(_scalar_parts("kv.value") + [array, "CASE WHEN kv.value.arrayValue IS NOT NULL THEN '[]' END", "'null'"])
-    return f"coalesce('{{' || array_to_string(list_transform({kvs}, lambda kv: to_json(kv.key) || ':' || coalesce({value})), ',') || '}}', '{{}}')"
-
-
-def _repeated_keys(kvs: str) -> str:
-    """True when a KeyValue list repeats a key (the lenient reader keeps the last value)."""
-    keys = f"list_transform({kvs}, lambda x_kv: x_kv.key)"
-    return f"len(list_distinct({keys})) < len({kvs})"
+    return f"coalesce('{{' || array_to_string(list_transform({kvs}, lambda kv: CAST(to_json(kv.key) AS VARCHAR) || ':' || coalesce({value})), ',') || '}}', '{{}}')"
 
 
 def _raw_relation(spans: str, source_file: str | None, source_format: str, rep: normalize.OtlpStructRep) -> str:
@@ -83,19 +77,16 @@ def _raw_relation(spans: str, source_file: str | None, source_format: str, rep: 
     table keeps them (JSON text) plus the struct columns ``normalize.OtlpStructRep`` reads."""
     events = (
         "coalesce('[' || array_to_string(list_transform(sp_events, lambda ev: "
-        "'{\"name\":' || coalesce(to_json(ev.name), 'null') || ',\"time_ns\":' || "
+        "'{\"name\":' || coalesce(CAST(to_json(ev.name) AS VARCHAR), 'null') || ',\"time_ns\":' || "
         "coalesce(CAST(CAST(ev.timeUnixNano AS BIGINT) AS VARCHAR), 'null') || ',\"attributes\":' || "
         f"{_kv_object_sql('ev.attributes')} || '}}'), ',') || ']', '[]')"
     )
-    ev_keys_repeat = f"list_bool_or(list_transform(sp_events, lambda ev: {_repeated_keys('ev.attributes')}))"
     sf = "NULL" if source_file is None else "'" + source_file.replace("'", "''") + "'"
     fmt = "'" + source_format.replace("'", "''") + "'"
     values = f"list_transform(sp_attributes, lambda x_kv: {normalize.otlp_value_text('x_kv.value')})"
     return f"""(
     SELECT
-        CASE WHEN len(list_distinct(_keys)) < len(_keys) OR coalesce({ev_keys_repeat}, false)
-             THEN error('a repeated attribute key; needs the lenient reader')
-             ELSE lower(sp_traceId) END AS trace_id,
+        lower(sp_traceId) AS trace_id,
         lower(sp_spanId) AS span_id,
         lower(nullif(sp_parentSpanId, '')) AS parent_span_id,
         coalesce(sp_name, '') AS name,
@@ -111,6 +102,19 @@ def _raw_relation(spans: str, source_file: str | None, source_format: str, rep: 
         {fmt} AS source_format, {sf} AS source_file,
         {rep.values_sql()} AS _a, {rep.exception_type_sql()} AS _exception_type, _service_name
     FROM (SELECT *, list_transform(sp_attributes, lambda x_kv: x_kv.key) AS _keys, {values} AS _vals FROM {spans}))"""
+
+
+def _repeats_a_key(lists, keys) -> bool:
+    """True when one KeyValue list of ``lists`` (its flattened ``keys`` given) repeats a key
+    (the lenient reader keeps the last value): (list, key code) pairs are not all distinct."""
+    import pyarrow.compute as pc
+
+    if len(keys) < 2:
+        return False
+    codes = pc.dictionary_encode(keys)
+    pairs = pc.add(pc.multiply(pc.list_parent_indices(lists).cast("int64"), len(codes.dictionary)),
+                   codes.indices.cast("int64"))
+    return pc.count_distinct(pairs).as_py() < len(pairs)
 
 
 def _resource(kvs: list | None, cache: dict) -> tuple[str, str | None]:
@@ -166,7 +170,12 @@ def _flatten(block, path: str, cache: dict):
     res_text, service = (pa.array(c, pa.string()) for c in zip(*resources)) if resources else (pa.array([], pa.string()),) * 2
     scope_name = pc.struct_field(pc.struct_field(ss, "scope"), "name")
     scope_name = pc.if_else(pc.equal(scope_name, ""), pa.scalar(None, pa.string()), scope_name)
-    keys = pc.struct_field(pc.list_flatten(pc.struct_field(sp, "attributes")), "key")
+    attrs = pc.struct_field(sp, "attributes")
+    keys = pc.struct_field(pc.list_flatten(attrs), "key")
+    events = pc.list_flatten(pc.struct_field(sp, "events"))
+    ev_attrs = pc.struct_field(events, "attributes")
+    if _repeats_a_key(attrs, keys) or _repeats_a_key(ev_attrs, pc.struct_field(pc.list_flatten(ev_attrs), "key")):
+        raise OnePassUnsupported(f"{path}: a repeated attribute key; needs the lenient reader")
     present = frozenset(pc.unique(keys).to_pylist())
     if any(re.match(CONTENT_KEY_REGEX, k) for k in present):
         raise NeedsMeasuring(f"{path}: prompt content to measure; needs the fast reader")
