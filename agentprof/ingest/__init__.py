@@ -165,15 +165,37 @@ def _read_fast(con: duckdb.DuckDBPyConnection, path: str, direct: bool) -> str |
     return repair.STAGE
 
 
-def _read_pipelined(con, batches, fmt: str, path: str, progress, done: int, total: int) -> None:
+def _read_pipelined(con, batches, fmt: str, path: str, progress, done: int, total: int, *, direct: bool = False) -> str:
     """Normalize batch N in DuckDB (a worker thread; DuckDB releases the GIL) while Python
-    parses batch N+1, so the two cores both work."""
+    parses batch N+1, so the two cores both work.
+
+    ``direct``: the span table is empty and this is the only file, so rows go straight into
+    it (strict inserts) until one needs a repair or a report; then what is loaded moves to
+    the stage and the rest follows it there (as ``onepass.ingest_jsonl`` does). Returns the
+    table the rows went to.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
+    import duckdb
+
+    from agentprof import schema
     from agentprof.ingest import normalize, repair
     from agentprof.ingest.raw import rows_to_arrow
 
     cur = con.cursor()  # same database, own connection state: safe to drive from the worker
+    target = schema.TABLE if direct else repair.STAGE
+
+    def load(table) -> None:
+        nonlocal target
+        try:
+            normalize.normalize_into(cur, table, target=target, strict=target == schema.TABLE)
+        except duckdb.InvalidInputException as exc:
+            if target != schema.TABLE or normalize.NEEDS_STAGE not in str(exc):
+                raise
+            repair.stage_spans(cur)  # the failed statement inserted nothing
+            target = repair.STAGE
+            normalize.normalize_into(cur, table, target=target)
+
     pending = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         try:
@@ -181,13 +203,14 @@ def _read_pipelined(con, batches, fmt: str, path: str, progress, done: int, tota
                 table = rows_to_arrow(rows, fmt, path)
                 if pending is not None:
                     pending.result()
-                pending = pool.submit(normalize.normalize_into, cur, table, target=repair.STAGE)
+                pending = pool.submit(load, table)
                 if progress is not None:
                     progress(done + at, total)
         finally:
             if pending is not None:
                 pending.result()
             cur.close()
+    return target
 
 
 def ingest_files(
@@ -232,7 +255,7 @@ def ingest_files(
     # One file into an empty store: the one-pass reader may load straight into the span
     # table (no stage to fill and move) as long as nothing needs a repair.
     fresh = not con.execute(f"SELECT count(*) FROM {schema.TABLE}").fetchall()[0][0]
-    direct = fast and len(files) == 1 and fresh
+    direct = len(files) == 1 and fresh
     try:
         for path in files:
             report = FileReport(path)
@@ -250,9 +273,10 @@ def ingest_files(
             fmt, gz = sniffed
             try:
                 into = _read_fast(con, path, direct) if fast and fmt == detect.OTLP_JSONL else None
-                direct = into == schema.TABLE
                 if into is None:
-                    _read_pipelined(con, read_file(path, report, fmt, gz, batch_spans), fmt, path, progress, done, total)
+                    into = _read_pipelined(con, read_file(path, report, fmt, gz, batch_spans), fmt, path, progress,
+                                           done, total, direct=direct)
+                direct = into == schema.TABLE
             except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others
                 # Not expected for any input; kept so that a bug shows as a message, not a traceback.
                 report.note(

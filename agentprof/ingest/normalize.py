@@ -462,7 +462,7 @@ d AS (SELECT c.*, {cost} AS reported_cost FROM c)
 SELECT {', '.join(select)} FROM d"""
 
 
-_STATEMENTS: dict[bool, str] = {}
+_STATEMENTS: dict[tuple[bool, bool], str] = {}
 
 
 def _add_measured(raw: pa.Table) -> pa.Table:
@@ -490,20 +490,25 @@ def _add_measured(raw: pa.Table) -> pa.Table:
     return raw
 
 
-def normalize_into(con: duckdb.DuckDBPyConnection, raw_table: pa.Table, *, target: str = schema.TABLE) -> int:
+def normalize_into(
+    con: duckdb.DuckDBPyConnection, raw_table: pa.Table, *, target: str = schema.TABLE, strict: bool = False
+) -> int:
     """Map one batch of raw spans (``raw.RAW_COLUMNS``) into ``target``; returns rows inserted.
 
     ``target`` is the span table, or an ingest stage table (same columns with a nullable
     ``end_ns`` plus ``_bad``) that repairs run on before the rows move to the span table.
+    ``strict`` (span table only): a row that needs a repair or a report fails the whole
+    statement with :data:`NEEDS_STAGE` instead (nothing is inserted); see ``_select_sql``.
     Call :func:`finalize` once all batches are in.
     """
     stage = target != schema.TABLE
-    if stage not in _STATEMENTS:
-        _STATEMENTS[stage] = _select_sql("_agentprof_raw", stage)
+    key = (stage, strict and not stage)
+    if key not in _STATEMENTS:
+        _STATEMENTS[key] = _select_sql("_agentprof_raw", stage, strict=key[1])
     table = _add_measured(raw_table)
     con.register("_agentprof_raw", table)
     try:
-        con.execute(_STATEMENTS[stage].replace("@TARGET@", target))
+        con.execute(_STATEMENTS[key].replace("@TARGET@", target))
     finally:
         con.unregister("_agentprof_raw")
     return raw_table.num_rows

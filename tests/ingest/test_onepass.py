@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+import agentprof.ingest as ingest_mod
 from agentprof import schema
 from agentprof.ingest import fastpath, ingest_files, onepass, repair
 from agentprof.ingest.onepass import OnePassUnsupported
@@ -165,7 +166,11 @@ def _both(path: Path, monkeypatch, *, expect_onepass: bool = True):
     monkeypatch.setattr(onepass, "ingest_jsonl", spy)
     fast_con, slow_con = open_store(), open_store()
     (fast_rep,) = ingest_files(fast_con, [path])
+    # The lenient reader through the stage and its repairs: the reference the direct load must equal.
+    pipelined = ingest_mod._read_pipelined
+    monkeypatch.setattr(ingest_mod, "_read_pipelined", lambda *a, **kw: pipelined(*a, **{**kw, "direct": False}))
     (slow_rep,) = ingest_files(slow_con, [path], fast=False)
+    monkeypatch.setattr(ingest_mod, "_read_pipelined", pipelined)
     assert bool(used) == expect_onepass
     return _rows(fast_con), _rows(slow_con), fast_rep, slow_rep
 
@@ -445,3 +450,44 @@ def test_finalize_on_a_fresh_store_agrees_with_reading_agent_names_from_attribut
     assert sum(1 for r in before if r[schema.COLUMN_NAMES.index("agent_name")] is not None) > 50
     normalize.finalize(con)
     assert _rows(con) == before
+
+
+@pytest.mark.parametrize("sample", ["healthy_three_step.pb", "multi_agent_handoff.json", "crm_tool_latency.jsonl.gz"])
+def test_lenient_readers_load_straight_into_an_empty_store_as_the_stage_would(monkeypatch, sample):
+    """Protobuf, one JSON document, gzip: one file into an empty store loads straight into
+    the span table (strict inserts); the rows and reports equal loading through the stage."""
+    path = Path(__file__).resolve().parents[2] / "sample_traces" / sample
+    direct_con, staged_con = open_store(), open_store()
+    staged = []
+    monkeypatch.setattr(repair, "stage_spans", lambda con, real=repair.stage_spans: (staged.append(1), real(con))[1])
+    direct_rep = ingest_files(direct_con, [path])
+    assert staged == []  # clean samples: nothing to repair, so nothing was staged
+    pipelined = ingest_mod._read_pipelined
+    monkeypatch.setattr(ingest_mod, "_read_pipelined", lambda *a, **kw: pipelined(*a, **{**kw, "direct": False}))
+    staged_rep = ingest_files(staged_con, [path])
+    assert _rows(direct_con) == _rows(staged_con) and len(_rows(direct_con)) > 5
+    assert direct_rep == staged_rep
+
+
+def test_a_lenient_read_needing_a_repair_moves_to_the_stage(tmp_path, monkeypatch):
+    """A protobuf file with a span missing its end: the strict insert fails, what was loaded
+    moves to the stage, the repair fills the end and reports it, exactly as via the stage."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    src = Path(__file__).resolve().parents[2] / "sample_traces" / "healthy_three_step.pb"
+    req = ExportTraceServiceRequest()
+    req.ParseFromString(src.read_bytes())
+    spans = req.resource_spans[0].scope_spans[0].spans
+    spans[len(spans) - 1].end_time_unix_nano = 0
+    path = tmp_path / "missing_end.pb"
+    path.write_bytes(req.SerializeToString())
+    staged = []
+    monkeypatch.setattr(repair, "stage_spans", lambda con, real=repair.stage_spans: (staged.append(1), real(con))[1])
+    direct_con, staged_con = open_store(), open_store()
+    (direct_rep,) = ingest_files(direct_con, [path])
+    assert staged == [1] and direct_rep.problems
+    pipelined = ingest_mod._read_pipelined
+    monkeypatch.setattr(ingest_mod, "_read_pipelined", lambda *a, **kw: pipelined(*a, **{**kw, "direct": False}))
+    (staged_rep,) = ingest_files(staged_con, [path])
+    assert _rows(direct_con) == _rows(staged_con)
+    assert direct_rep == staged_rep
