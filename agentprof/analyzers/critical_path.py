@@ -3,16 +3,17 @@
 The critical path is the chain of spans that determines when a run ends. It follows Jaeger's
 walk backwards from the root's end: pick the child that finished last at or before the current
 boundary, descend into it, then continue from that child's *start*; time no child covers
-belongs to the parent. Three deliberate differences from Jaeger's implementation:
+belongs to the parent. Deliberate differences from Jaeger's implementation:
 
-* children are sorted by end once and a pointer moves backwards, so a flat run with k
-  children costs O(k log k), not O(k^2);
+* children are sorted by end once and each child's successor is found by binary search, so
+  a flat run with k children costs O(k log k), not O(k^2);
 * a child qualifies when it ends at or before (``<=``) the boundary, so back-to-back siblings
   whose timestamps touch chain into the path instead of their time going to the parent;
 * after choosing a child, the next candidate must end at or before that child's start, so a
   sibling that overlaps the chosen one (a shorter parallel call) is skipped, never spliced in
   (the overlap bug reported as jaeger-ui issue 2371);
-* the walk is iterative (an explicit stack), so deep or long traces cannot overflow.
+* nothing recurses, so deep or long traces cannot overflow: ``critical_paths`` computes the
+  walk's result for all runs at once (see its docstring), level by level in arrays.
 
 The result is a list of *segments* ``(run, span, from_ns, to_ns)``: disjoint, covering the
 root's interval exactly, each owned by the span whose own (untraced-by-children) time holds
