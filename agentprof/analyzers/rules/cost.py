@@ -138,14 +138,31 @@ def _growth_finding(ctx: Any, run: Any, agent: str | None, steps: list[Any], lim
 
 
 _COMPOUNDING_SQL = """
-SELECT trace_id, count(*) AS calls,
-       sum(cost_usd) AS cost_usd, count(cost_usd) AS priced,
-       arg_max(cost_usd, input_tokens) AS single_usd,
-       sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)) AS tokens,
-       arg_max(coalesce(input_tokens, 0) + coalesce(output_tokens, 0), input_tokens) AS single_tokens,
-       list(span_id ORDER BY start_ns) AS span_ids
-FROM spans WHERE category = 'llm' AND input_tokens IS NOT NULL
-GROUP BY trace_id HAVING count(*) >= 2 AND max(input_tokens) >= 2 * min(input_tokens)
+WITH calls AS (
+    SELECT trace_id, span_id, start_ns, input_tokens, cost_usd,
+           coalesce(input_tokens, 0) + coalesce(output_tokens, 0) AS call_tokens
+    FROM spans WHERE category = 'llm' AND input_tokens IS NOT NULL
+),
+per_run AS (
+    SELECT trace_id, count(*) AS calls,
+           sum(cost_usd) AS cost_usd, count(cost_usd) AS priced,
+           arg_max(cost_usd, input_tokens) AS single_usd,
+           sum(call_tokens) AS tokens,
+           arg_max(call_tokens, input_tokens) AS single_tokens
+    FROM calls GROUP BY trace_id
+    HAVING count(*) >= 2 AND max(input_tokens) >= 2 * min(input_tokens)
+),
+-- The ratio the rule judges (a hair looser: the rule decides in Python), so that span lists
+-- are built only for the runs that can be reported.
+candidates AS (
+    SELECT * FROM per_run
+    WHERE CASE WHEN priced = calls AND coalesce(single_usd, 0) <> 0 THEN cost_usd / single_usd
+               ELSE tokens / nullif(single_tokens, 0) END > ? * 0.999999
+)
+SELECT c.*, l.span_ids FROM candidates c JOIN (
+    SELECT trace_id, list(span_id ORDER BY start_ns) AS span_ids FROM calls
+    WHERE trace_id IN (SELECT trace_id FROM candidates) GROUP BY trace_id
+) l USING (trace_id)
 ORDER BY trace_id
 """
 
@@ -190,7 +207,7 @@ def check_compounding(ctx: Any):
       https://www.anthropic.com/engineering/effective-context-engineering-for-ai-agents
     """
     limit = threshold(ctx, "compounding_ratio", 10)
-    for r in rows(ctx.con, _COMPOUNDING_SQL):
+    for r in rows(ctx.con, _COMPOUNDING_SQL, [limit]):
         priced = r["priced"] == r["calls"] and r["single_usd"]
         total, single = (r["cost_usd"], r["single_usd"]) if priced else (r["tokens"], r["single_tokens"])
         if not single or total / single <= limit:

@@ -335,6 +335,7 @@ repeats AS (
 calls AS (
     SELECT rid, trace_id, span_id, rid NOT IN (SELECT rid FROM repeats) AS is_new FROM all_calls
 ),
+-- Only a run with a repeated call can have a step without a new result.
 per_step AS (
     SELECT st.trace_id, st.step_index, st.span_id AS step_span_id,
            count(c.span_id) AS n_tools, coalesce(bool_or(c.is_new), false) AS any_new,
@@ -342,6 +343,7 @@ per_step AS (
     FROM steps st
     LEFT JOIN step_members m ON m.step_rid = st.step_rid
     LEFT JOIN calls c ON c.rid = m.rid
+    WHERE st.trace_id IN (SELECT trace_id FROM twice)
     GROUP BY st.trace_id, st.step_index, st.span_id
 ),
 flagged AS (
