@@ -255,16 +255,24 @@ def check_sequential_tools(ctx: Any):
 # connection by the analysis: per-span time on the path).
 _TOOL_ON_PATH_SQL = """
 WITH walls AS (SELECT trace_id, max(end_ns) - min(start_ns) AS wall_ns FROM spans GROUP BY trace_id),
-on_path AS (
-    SELECT s.trace_id, coalesce(s.tool_name, s.name) AS tool, sum(t.on_path_ns) AS on_ns,
-           list(s.span_id ORDER BY s.start_ns, s.span_id) AS span_ids
+calls AS (
+    SELECT s.trace_id, coalesce(s.tool_name, s.name) AS tool, s.span_id, s.start_ns, t.on_path_ns
     FROM spans s JOIN span_tree t ON t.rid = s.rowid
     WHERE s.category IN ('tool', 'retrieval') AND t.on_path_ns > 0
-    GROUP BY ALL
+),
+-- Share per (run, tool) first; span lists only for those over the limit.
+over AS (
+    SELECT c.trace_id, c.tool, sum(c.on_path_ns) AS on_ns, sum(c.on_path_ns) / any_value(w.wall_ns) AS share
+    FROM calls c JOIN walls w USING (trace_id)
+    WHERE w.wall_ns > 0
+    GROUP BY c.trace_id, c.tool
+    HAVING sum(c.on_path_ns) > ? * any_value(w.wall_ns)
 )
-SELECT o.*, o.on_ns / w.wall_ns AS share
-FROM on_path o JOIN walls w USING (trace_id)
-WHERE w.wall_ns > 0 AND o.on_ns > ? * w.wall_ns
+SELECT o.trace_id, o.tool, o.on_ns, l.span_ids, o.share
+FROM over o JOIN (
+    SELECT trace_id, tool, list(span_id ORDER BY start_ns, span_id) AS span_ids
+    FROM calls SEMI JOIN over USING (trace_id, tool) GROUP BY ALL
+) l USING (trace_id, tool)
 """
 _TOOL_STATS_SQL = """
 SELECT coalesce(tool_name, name) AS tool, count(*) AS calls,
