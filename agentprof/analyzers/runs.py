@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agentprof.analyzers._columns import repeated_strings
+from agentprof.analyzers._columns import pylist, repeated_strings
 from agentprof.analyzers._tree import SpanTree
 from agentprof.analyzers.critical_path import PathResult, by_run_then_time
 from agentprof.profile import COMPONENTS, Component, CriticalSegment, Run, SpanView, Step
@@ -38,7 +38,7 @@ def tree_facts(tree: SpanTree) -> TreeFacts:
 def fetch_run_rows(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
     """The ``runs`` view as column lists (moved as Arrow columns), in the view's row order."""
     tbl = con.sql("SELECT * FROM runs").to_arrow_table()
-    return {name: tbl.column(name).to_pylist() for name in tbl.column_names}
+    return {name: pylist(tbl.column(name)) for name in tbl.column_names}
 
 
 class RunAssembler:
