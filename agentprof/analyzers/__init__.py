@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from agentprof.analyzers.context import RuleContext
@@ -75,11 +76,19 @@ def _analyze(con: duckdb.DuckDBPyConnection, config: Config, sources: tuple[Sour
     con.execute("SELECT 1").fetchall()
 
     tree = load_tree(con)
-    facts = tree_facts(tree)
+    # The run rows (the ``runs`` view: SQL only) are read on a cursor of their own while this
+    # thread works out the span trees in numpy and Python, so both cores work.
+    cursor = con.cursor()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentprof-runs") as pool:
+        run_rows = pool.submit(fetch_run_rows, cursor)
+        try:
+            facts = tree_facts(tree)
+        finally:
+            rows = run_rows.result()
+            cursor.close()
     _store_tree(con, facts)
     build_step_tables(con)
     steps_by_run = fetch_steps(con)
-    rows = fetch_run_rows(con)
 
     assembler = RunAssembler(con, facts)
     order = sorted(range(tree.n_traces), key=lambda t: (assembler.start_ns[t], tree.trace_ids[t]))
