@@ -42,7 +42,8 @@ def analyze(
     """Analyze every span in the store and return the Profile.
 
     Args:
-        con: a span store from ``agentprof.store.open_store``.
+        con: a span store from ``agentprof.store.open_store``, with its spans committed (part
+            of the analysis reads them through a second cursor of the same database).
         config: thresholds, rule selection and prices. Defaults to ``Config()``.
         sources: what ingest reported per file; copied into the Profile.
         detail_limit: runs whose spans are kept for drawing (earliest first). Steps, components
