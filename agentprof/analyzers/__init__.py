@@ -42,8 +42,7 @@ def analyze(
     """Analyze every span in the store and return the Profile.
 
     Args:
-        con: a span store from ``agentprof.store.open_store``, with its spans committed (part
-            of the analysis reads them through a second cursor of the same database).
+        con: a span store from ``agentprof.store.open_store``.
         config: thresholds, rule selection and prices. Defaults to ``Config()``.
         sources: what ingest reported per file; copied into the Profile.
         detail_limit: runs whose spans are kept for drawing (earliest first). Steps, components
@@ -87,6 +86,8 @@ def _analyze(con: duckdb.DuckDBPyConnection, config: Config, sources: tuple[Sour
         finally:
             rows = run_rows.result()
             cursor.close()
+    if len(rows["run_id"]) != tree.n_traces:  # spans the cursor cannot see (an open transaction)
+        rows = fetch_run_rows(con)
     _store_tree(con, facts)
     build_step_tables(con)
     steps_by_run = fetch_steps(con)

@@ -100,3 +100,18 @@ def test_analyze_works_after_a_caller_left_a_result_unread(builder: TraceBuilder
     con.execute("SELECT span_id FROM spans ORDER BY span_id").fetchone()
     profile = analyze(con, Config())
     assert len(profile.runs) == 1 and profile.runs[0].critical_path
+
+
+def test_analysis_inside_an_open_transaction_sees_its_uncommitted_spans(builder: TraceBuilder) -> None:
+    """The run rows are read on a second cursor beside the tree work; spans a caller has not
+    committed yet are invisible there, and the analysis must still see them."""
+    research_run(builder)
+    committed = analyze(builder.load())
+    rows = builder.load().execute("SELECT * FROM spans").fetchall()
+    con = open_store()
+    con.execute("BEGIN TRANSACTION")
+    con.executemany(f"INSERT INTO spans VALUES ({', '.join('?' for _ in rows[0])})", rows)
+    profile = analyze(con)
+    con.execute("ROLLBACK")
+    assert [r.wall_ns for r in profile.runs] == [r.wall_ns for r in committed.runs]
+    assert [f.code for f in profile.findings] == [f.code for f in committed.findings]
