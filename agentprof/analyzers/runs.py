@@ -176,7 +176,6 @@ def _span_labels(con: duckdb.DuckDBPyConnection, tree: SpanTree, idx: Any) -> tu
     return repeated_strings(tbl.column("name")), repeated_strings(tbl.column("category")), tbl.column("span_id").to_pylist()
 
 
-
 def span_views(con: duckdb.DuckDBPyConnection, facts: TreeFacts, runs: list[int]) -> dict[int, tuple[SpanView, ...]]:
     """Every span of the given runs for drawing, ordered by start, then depth (one query)."""
     import numpy as np

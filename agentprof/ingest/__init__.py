@@ -190,7 +190,7 @@ def _read_pipelined(con, batches, fmt: str, path: str, progress, done: int, tota
         try:
             normalize.normalize_into(cur, table, target=target, strict=target == schema.TABLE)
         except duckdb.InvalidInputException as exc:
-            if target != schema.TABLE or normalize.NEEDS_STAGE not in str(exc):
+            if target != schema.TABLE or not normalize.needs_stage(exc):
                 raise
             repair.stage_spans(cur)  # the failed statement inserted nothing
             target = repair.STAGE

@@ -355,6 +355,13 @@ NEEDS_STAGE = "agentprof: the batch needs the ingest stage"
 """Error text raised by a ``strict`` insert: a span needs a repair or a report."""
 
 
+def needs_stage(exc: Exception) -> bool:
+    """Did a ``strict`` insert fail because a span needs the stage (and insert nothing)?"""
+    import duckdb
+
+    return isinstance(exc, duckdb.InvalidInputException) and NEEDS_STAGE in str(exc)
+
+
 def _select_sql(raw: str, stage: bool, rep: JsonTextRep | OtlpStructRep = JSON_TEXT, *, strict: bool = False) -> str:
     """``INSERT INTO @TARGET@ … SELECT`` of span-table rows from relation ``raw`` (a table
     name or a parenthesized query) whose attributes are in representation ``rep``.

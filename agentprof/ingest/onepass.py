@@ -280,7 +280,7 @@ def ingest_jsonl(
             try:
                 con.execute(statement(present))
             except duckdb.InvalidInputException as exc:
-                if demote is None or target != normalize.schema.TABLE or normalize.NEEDS_STAGE not in str(exc):
+                if demote is None or target != normalize.schema.TABLE or not normalize.needs_stage(exc):
                     raise
                 target = demote()
                 con.execute(statement(present))
