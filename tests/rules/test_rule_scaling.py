@@ -198,3 +198,23 @@ def test_no_rule_query_is_pairwise_on_a_long_flat_run(tmp_path):
         assert produced <= 60 * k, (code, sql, produced)
         scanned += produced
     assert scanned > 50 * k  # the queries did read the run
+
+
+def test_ap402_sorts_nothing_for_a_run_that_cannot_loop(tmp_path):
+    from agentprof.analyzers.rules.loops import loop_sql
+
+    k = 3000
+    # Two tools alternating over new arguments every call: iteration, never a loop. The
+    # candidate aggregate drops the sequence before any window sort sees a row.
+    names = [("fetch_section", "record_field")[i % 2] for i in range(k)]
+    con = flat_run(names, [f"s{i}" for i in range(k)])
+    result, ops = profiled(con, loop_sql(4), [3], tmp_path)
+    assert result == []
+    windowed = [int(op.get("intermediate_rows", 0)) for op in ops if "WINDOW" in op["type"]]
+    assert windowed and sum(windowed) == 0
+    # The same run with its last two calls repeating earlier arguments is a candidate: the
+    # query returns its island (the rule then calls it a loop with partly repeated arguments).
+    con = flat_run(names, [f"s{i}" for i in range(k - 2)] + ["s0", "s1"])
+    result, ops = profiled(con, loop_sql(4), [3], tmp_path)
+    assert [(r[2], r[3], r[4]) for r in result] == [(2, 3, k), (4, 5, k)]
+    assert sum(int(op.get("intermediate_rows", 0)) for op in ops if "WINDOW" in op["type"]) >= k

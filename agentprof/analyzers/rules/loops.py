@@ -176,14 +176,26 @@ def _cross_run_repeats(ctx: Any):
 # (a range join on position is quadratic in islands x calls). Islands of one period are
 # disjoint, so the expansion is at most about twice the calls per period.
 _LOOP_SEQ_SQL = """
-seq AS (
+calls AS (
     SELECT trace_id, coalesce(agent_name, '') AS agent, span_id, coalesce(tool_name, name) AS tool,
-           coalesce(tool_args_hash, '') AS args, start_ns, end_ns,
-           row_number() OVER (PARTITION BY trace_id, coalesce(agent_name, '') ORDER BY start_ns, span_id) AS pos,
-           coalesce(tool_args_hash, '') <> '' AND row_number() OVER (
-               PARTITION BY trace_id, coalesce(agent_name, ''), coalesce(tool_name, name), tool_args_hash
-               ORDER BY start_ns, span_id) > 1 AS seen_before
+           coalesce(tool_args_hash, '') AS args, start_ns, end_ns
     FROM spans WHERE category IN ('tool', 'retrieval')
+),
+-- A loop needs 2 * reps_min calls or more, of two tools or more, one of which repeats an
+-- earlier call's arguments or has none recorded: one hash aggregate drops the (run, agent)
+-- sequences that cannot hold one before any window sort.
+candidates AS (
+    SELECT trace_id, agent FROM (SELECT trace_id, agent, tool, args, count(*) AS n FROM calls GROUP BY ALL)
+    GROUP BY trace_id, agent
+    HAVING sum(n) >= 2 * CAST($1 AS BIGINT) AND count(DISTINCT tool) >= 2
+       AND (bool_or(args = '') OR max(n) >= 2)
+),
+seq AS (
+    SELECT *,
+           row_number() OVER (PARTITION BY trace_id, agent ORDER BY start_ns, span_id) AS pos,
+           args <> '' AND row_number() OVER (
+               PARTITION BY trace_id, agent, tool, args ORDER BY start_ns, span_id) > 1 AS seen_before
+    FROM calls SEMI JOIN candidates USING (trace_id, agent)
 )"""
 
 _LOOP_REST_SQL = """
@@ -193,7 +205,7 @@ islands AS (
     FROM (SELECT *, pos - row_number() OVER (PARTITION BY trace_id, agent, l ORDER BY pos) AS grp
           FROM m)
     GROUP BY trace_id, agent, l, grp
-    HAVING count(*) >= (CAST(? AS BIGINT) - 1) * l
+    HAVING count(*) >= (CAST($1 AS BIGINT) - 1) * l
 ),
 cover AS (
     SELECT *, unnest(range(first_pos - l, last_pos + 1)) AS pos FROM islands
