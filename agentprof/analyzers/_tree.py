@@ -127,15 +127,15 @@ def load_tree(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list[A
                 j += 1
     agent = pc.dictionary_encode(tbl.column("agent_name").combine_chunks()).indices
     return _build(
-        rid=tbl.column("rid").to_numpy().astype(np.int64),
+        rid=tbl.column("rid").to_numpy().astype(np.int64, copy=False),
         trace_col=tbl.column("trace_id"),
         parent=parent_pos,
-        category=tbl.column("cat").to_numpy().astype(np.int8),
-        start_ns=tbl.column("start_ns").to_numpy().astype(np.int64),
-        end_ns=tbl.column("end_ns").to_numpy().astype(np.int64),
-        agent=pc.fill_null(agent, -1).to_numpy().astype(np.int64) if n else np.zeros(0, dtype=np.int64),
-        ttft_ns=tbl.column("ttft_ns").to_numpy().astype(np.int64),
-        serialization_ns=tbl.column("ser_ns").to_numpy().astype(np.int64),
+        category=tbl.column("cat").to_numpy().astype(np.int8, copy=False),
+        start_ns=tbl.column("start_ns").to_numpy().astype(np.int64, copy=False),
+        end_ns=tbl.column("end_ns").to_numpy().astype(np.int64, copy=False),
+        agent=pc.fill_null(agent, -1).to_numpy().astype(np.int64, copy=False) if n else np.zeros(0, dtype=np.int64),
+        ttft_ns=tbl.column("ttft_ns").to_numpy().astype(np.int64, copy=False),
+        serialization_ns=tbl.column("ser_ns").to_numpy().astype(np.int64, copy=False),
     )
 
 
@@ -192,7 +192,7 @@ def _build(*, rid, trace_col, parent, category, start_ns, end_ns, agent, ttft_ns
         if not isinstance(trace_col, pa.ChunkedArray):
             trace_col = pa.chunked_array([trace_col])
         codes = pc.dictionary_encode(trace_col.combine_chunks())
-        trace = codes.indices.to_numpy().astype(np.int64)
+        trace = codes.indices.to_numpy().astype(np.int64, copy=False)
         trace_ids = codes.dictionary.to_pylist()
     else:
         trace = np.zeros(0, dtype=np.int64)
@@ -222,7 +222,7 @@ def _build(*, rid, trace_col, parent, category, start_ns, end_ns, agent, ttft_ns
     hang = is_root & multi_mask[trace] if n else is_root
     parent[: n][hang] = root[trace[hang]]
 
-    def ext(a, fill):
+    def ext(a, fill):  # a new array: the inputs may be read-only views of Arrow buffers
         return np.concatenate([a, np.full(len(multi), fill, dtype=a.dtype)])
 
     trace_all = np.concatenate([trace, multi.astype(np.int64)])

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Final
 
+from agentprof.analyzers.rules._registry import get_rule
 from agentprof.profile import Finding
 
 log = logging.getLogger("agentprof.rules")
@@ -104,8 +105,6 @@ def make_finding(
     cost_usd: float | None = None,
     severity: str | None = None,
 ) -> Finding:
-    from agentprof.analyzers.rules._registry import get_rule
-
     r = get_rule(code)
     sev = severity or severity_for(
         ctx, r.severity, savings_s=savings_s, savings_usd=savings_usd, wall_s=wall_s, cost_usd=cost_usd

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from functools import lru_cache
+from operator import attrgetter, mul
 from typing import Any, Final
 
 from agentprof.analyzers.rules._registry import rule
@@ -35,8 +37,11 @@ CHEAPER_MODEL: Final[tuple[tuple[str, str], ...]] = (
 )
 
 
+@lru_cache(maxsize=256)
 def cheaper_model(model: str | None) -> str | None:
-    """A cheaper model of the same provider worth trying for simple steps, or None."""
+    """A cheaper model of the same provider worth trying for simple steps, or None.
+
+    Memoized: a rule asks once per candidate row, and runs use a handful of models."""
     if not model:
         return None
     for pattern, cheap in CHEAPER_MODEL:
@@ -50,9 +55,17 @@ def _fit(values: list[float]) -> tuple[float, float]:
     n = len(values)
     mean_x = (n - 1) / 2
     mean_y = sum(values) / n
-    sxx = sum((i - mean_x) ** 2 for i in range(n))
-    slope = sum((i - mean_x) * (v - mean_y) for i, v in enumerate(values)) / sxx if sxx else 0.0
+    dx = _centered_x(n)
+    sxx = sum(map(mul, dx, dx))
+    slope = sum(map(mul, dx, [v - mean_y for v in values])) / sxx if sxx else 0.0
     return mean_y - slope * mean_x, slope
+
+
+@lru_cache(maxsize=64)
+def _centered_x(n: int) -> tuple[float, ...]:
+    """``i - (n - 1) / 2`` for i in 0..n-1 (runs have few distinct step counts)."""
+    mean_x = (n - 1) / 2
+    return tuple(i - mean_x for i in range(n))
 
 
 @rule(
@@ -97,14 +110,20 @@ def check_marginal_growth(ctx: Any):
     """
     limit = threshold(ctx, "marginal_cost_growth", 0.15)
     min_steps = threshold(ctx, "marginal_cost_min_steps", 6)
+    need = max(min_steps, 2)
     for run in getattr(ctx, "runs", None) or ():
+        if len(run.steps) < need:
+            continue
         # One series per agent: a step extends the context of its own agent's previous step.
         by_agent: dict[str | None, list[Any]] = defaultdict(list)
-        for step in sorted(run.steps, key=lambda s: s.index):
+        for step in sorted(run.steps, key=_STEP_INDEX):
             by_agent[step.agent_name].append(step)
         for agent, steps in by_agent.items():
-            if len(steps) >= max(min_steps, 2):
+            if len(steps) >= need:
                 yield from _growth_finding(ctx, run, agent, steps, limit)
+
+
+_STEP_INDEX = attrgetter("index")
 
 
 def _growth_finding(ctx: Any, run: Any, agent: str | None, steps: list[Any], limit: float):
