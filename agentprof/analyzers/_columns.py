@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -17,9 +18,13 @@ def repeated_strings(column: Any) -> list[Any]:
     return values[codes].tolist()
 
 
-def slices(values: list[Any], lo: list[int], hi: list[int]) -> list[tuple[Any, ...]]:
-    """``[tuple(values[a:b]) for a, b in zip(lo, hi)]`` as C-level map() loops."""
-    return list(map(tuple, map(values.__getitem__, map(slice, lo, hi))))
+def slices(values: Sequence[Any], lo: Sequence[int], hi: Sequence[int]) -> list[tuple[Any, ...]]:
+    """``[tuple(values[a:b]) for a, b in zip(lo, hi)]`` as C-level map() loops.
+
+    Slicing a tuple gives the tuple itself (no list in between), so ``values`` becomes one.
+    """
+    items = values if isinstance(values, tuple) else tuple(values)
+    return list(map(items.__getitem__, map(slice, lo, hi)))
 
 
 def pylist(column: Any) -> list[Any]:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agentprof.analyzers._columns import pylist, repeated_strings
+from agentprof.analyzers._columns import pylist, repeated_strings, slices
 from agentprof.analyzers._tree import SpanTree
 from agentprof.analyzers.critical_path import PathResult, by_run_then_time
 from agentprof.profile import COMPONENTS, Component, CriticalSegment, Run, SpanView, Step
@@ -69,13 +69,13 @@ class RunAssembler:
         wall = np.maximum(tree.ce[roots], tree.cs[roots]) - tree.cs[roots]
         on = path.on_path_ns[idx]
         name, category, span_id = _span_labels(con, tree, idx)
-        self.segments = list(
+        self.segments = tuple(
             map(CriticalSegment, span_id, name, category, tree.start_ns[idx].tolist(), tree.end_ns[idx].tolist(),
                 on.tolist(), _shares(on, wall[run_of]).tolist())
         )
         comp = facts.components
         k = len(COMPONENTS)
-        self.component_objs = list(
+        self.component_objs = tuple(
             map(Component, COMPONENTS * tree.n_traces, comp.ravel().tolist(),
                 _shares(comp, wall[:, None]).reshape(-1).tolist())
         )
@@ -131,15 +131,15 @@ class RunAssembler:
              for a, b, c in zip(col("cost_reported"), col("cost_computed"), col("cost_unknown"))],
             [tuple(x or ()) for x in col("unknown_models")],
             steps,
-            [tuple(self.component_objs[t * n : (t + 1) * n]) for t in order],
-            [tuple(self.segments[self.cp_lo[t] : self.cp_hi[t]]) for t in order],
+            slices(self.component_objs, [t * n for t in order], [(t + 1) * n for t in order]),
+            slices(self.segments, [self.cp_lo[t] for t in order], [self.cp_hi[t] for t in order]),
             [views.get(t, ()) for t in order],
             col("escalated", bool),
         ))
 
     def critical_segments(self, t: int) -> tuple[CriticalSegment, ...]:
         """One CriticalSegment per on-path span of run ``t``, in time order (virtual root left out)."""
-        return tuple(self.segments[self.cp_lo[t] : self.cp_hi[t]])
+        return self.segments[self.cp_lo[t] : self.cp_hi[t]]
 
 
 def _shares(part_ns: Any, wall_ns: Any) -> Any:
