@@ -29,17 +29,23 @@ _VIEWS = {
         WHERE s.parent_span_id IS NULL OR s.parent_span_id = s.span_id
            OR NOT EXISTS (SELECT 1 FROM {schema.TABLE} p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)
     """,
+}
+
+
+def runs_sql(roots: str = "root_spans") -> str:
+    """The ``runs`` view's query, with the root spans read from ``roots`` (a relation of
+    span-table rows; ``analyze`` passes the roots it already found, sparing the anti-join)."""
     # One row per run (trace): counts, tokens, known cost, outcome. Token and cost sums cover
     # llm and embedding spans only, so usage aggregated on agent spans is never counted twice.
     # ok is false when a root span failed, or an llm/agent span failed and no successful LLM
     # call started after it ended (an error the run did not recover from).
-    "runs": f"""
+    return f"""
         WITH roots AS (
             SELECT trace_id,
                    first(name ORDER BY start_ns, span_id) AS name,
                    first(service_name ORDER BY start_ns, span_id) AS service_name,
                    bool_or(status = 'error') AS root_error
-            FROM root_spans GROUP BY trace_id
+            FROM {roots} GROUP BY trace_id
         ),
         last_ok_llm AS (
             SELECT trace_id, max(start_ns) AS start_ns FROM {schema.TABLE}
@@ -89,8 +95,10 @@ _VIEWS = {
         LEFT JOIN roots USING (trace_id)
         LEFT JOIN unrecovered USING (trace_id)
         LEFT JOIN agents USING (trace_id)
-    """,
-}
+    """
+
+
+_VIEWS["runs"] = runs_sql()  # after root_spans, which it reads
 
 
 def open_store(path: str | os.PathLike[str] | None = None, *, threads: int | None = None) -> duckdb.DuckDBPyConnection:

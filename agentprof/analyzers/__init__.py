@@ -80,14 +80,14 @@ def _analyze(con: duckdb.DuckDBPyConnection, config: Config, sources: tuple[Sour
     # thread works out the span trees in numpy and Python, so both cores work.
     cursor = con.cursor()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentprof-runs") as pool:
-        run_rows = pool.submit(fetch_run_rows, cursor)
+        run_rows = pool.submit(fetch_run_rows, cursor, tree)
         try:
             facts = tree_facts(tree)
         finally:
             rows = run_rows.result()
             cursor.close()
     if len(rows["run_id"]) != tree.n_traces:  # spans the cursor cannot see (an open transaction)
-        rows = fetch_run_rows(con)
+        rows = fetch_run_rows(con, tree)
     _store_tree(con, facts)
     build_step_tables(con)
     steps_by_run = fetch_steps(con)

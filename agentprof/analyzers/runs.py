@@ -35,9 +35,29 @@ def tree_facts(tree: SpanTree) -> TreeFacts:
     return TreeFacts(tree, path, self_time_ns(tree), components_ns(tree, path))
 
 
-def fetch_run_rows(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
-    """The ``runs`` view as column lists (moved as Arrow columns), in the view's row order."""
-    tbl = con.sql("SELECT * FROM runs").to_arrow_table()
+def fetch_run_rows(con: duckdb.DuckDBPyConnection, tree: SpanTree | None = None) -> dict[str, list[Any]]:
+    """The ``runs`` view as column lists (moved as Arrow columns), in the view's row order.
+
+    With ``tree`` (all spans of the store), its roots stand in for the ``root_spans`` view:
+    the same rows (no parent, a parent missing from the trace, or itself), already found,
+    so the view's anti-join over every span is not run again.
+    """
+    from agentprof.store import runs_sql
+
+    if tree is None:
+        tbl = con.sql("SELECT * FROM runs").to_arrow_table()
+    else:
+        import pyarrow as pa
+
+        n = tree.n_real
+        parent = tree.parent[:n]
+        is_root = (parent < 0) | (parent >= n)  # under a virtual root: a root of a multi-root run
+        con.register("_ap_roots", pa.table({"rid": pa.array(tree.rid[:n][is_root], pa.int64())}))
+        try:
+            roots = "(SELECT s.* FROM spans s SEMI JOIN _ap_roots r ON s.rowid = r.rid)"
+            tbl = con.sql(runs_sql(roots)).to_arrow_table()
+        finally:
+            con.unregister("_ap_roots")
     return {name: pylist(tbl.column(name)) for name in tbl.column_names}
 
 

@@ -115,3 +115,46 @@ def test_analysis_inside_an_open_transaction_sees_its_uncommitted_spans(builder:
     con.execute("ROLLBACK")
     assert [r.wall_ns for r in profile.runs] == [r.wall_ns for r in committed.runs]
     assert [f.code for f in profile.findings] == [f.code for f in committed.findings]
+
+
+def test_run_rows_from_the_tree_roots_equal_the_runs_view() -> None:
+    """analyze() reads the runs query with the roots its span tree found instead of the
+    root_spans view: both must give the same rows on messy traces (orphans, self-parents,
+    duplicate ids, several roots, parent cycles, failed roots)."""
+    import random
+
+    from agentprof.analyzers._tree import load_tree
+    from agentprof.analyzers.runs import fetch_run_rows
+
+    rnd = random.Random(7)
+    b = TraceBuilder()
+    for t in range(300):
+        b.trace()
+        ids: list[str] = []
+        for i in range(rnd.randint(1, 12)):
+            r = rnd.random()
+            if not ids or r < 0.1:
+                parent = None
+            elif r < 0.15:
+                parent = "ffffffffffffffff"  # missing from the trace: an orphan, so a root
+            elif r < 0.2:
+                parent = f"{t:04d}{i:012x}"  # itself
+            else:
+                parent = rnd.choice(ids)
+            sid = rnd.choice(ids) if ids and rnd.random() < 0.05 else f"{t:04d}{i:012x}"
+            b.span(f"s{i}", category=rnd.choice(["agent", "llm", "tool"]), parent=parent, span_id=sid,
+                   start=rnd.randint(0, 50), end=rnd.randint(50, 100), status=rnd.choice(["ok", "ok", "error"]))
+            ids.append(sid)
+        if rnd.random() < 0.1:  # a two-span parent cycle beside the rest
+            b.span("c1", parent=f"{t:04d}ccccccccccc2", span_id=f"{t:04d}ccccccccccc1")
+            b.span("c2", parent=f"{t:04d}ccccccccccc1", span_id=f"{t:04d}ccccccccccc2")
+    con = b.load()
+    view = fetch_run_rows(con)
+    from_tree = fetch_run_rows(con, load_tree(con))
+    order = sorted(range(len(view["run_id"])), key=view["run_id"].__getitem__)
+    order_t = sorted(range(len(from_tree["run_id"])), key=from_tree["run_id"].__getitem__)
+    assert view.keys() == from_tree.keys()
+    for name in view:
+        assert [view[name][k] for k in order] == [from_tree[name][k] for k in order_t], name
+    assert len(view["run_id"]) == 300
+    assert sum(1 for ok in view["ok"] if not ok) > 20  # failed roots were part of the comparison
