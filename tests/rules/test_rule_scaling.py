@@ -57,13 +57,18 @@ def profiled(con: Any, sql: str, params: list[Any], tmp_path: Any) -> tuple[list
         result = con.execute(sql, params).fetchall()
     finally:
         con.execute("RESET enable_profiling")
+    return result, plan_operators(out)
+
+
+def plan_operators(profile_json: Any) -> list[dict[str, Any]]:
+    """Every operator of a DuckDB JSON profile, flattened."""
     ops: list[dict[str, Any]] = []
-    stack = list(json.loads(out.read_text())["operator"])
+    stack = list(json.loads(profile_json.read_text())["operator"])
     while stack:
         op = stack.pop()
         ops.append(op)
         stack.extend(op.get("children", []))
-    return result, ops
+    return ops
 
 
 def assert_linear_plan(ops: list[dict[str, Any]], rows_max: int) -> None:
@@ -133,13 +138,7 @@ class ProfilingConnection:
                 description, result = cur.description, cur.fetchall()
         finally:
             self._con.execute("RESET enable_profiling")
-        ops: list[dict[str, Any]] = []
-        stack = list(json.loads(out.read_text())["operator"])
-        while stack:
-            op = stack.pop()
-            ops.append(op)
-            stack.extend(op.get("children", []))
-        self.plans.append((self.code, " ".join(sql.split())[:70], ops))
+        self.plans.append((self.code, " ".join(sql.split())[:70], plan_operators(out)))
         return _Fetched(result, description)
 
     def execute(self, sql: str, params: Any = None) -> Any:
