@@ -349,8 +349,10 @@ def _open(path: str, batch_bytes: int):
         first = len(fh.readline(MAX_BLOCK_BYTES))
     batch_bytes = min(max(batch_bytes, 2 * first), MAX_BLOCK_BYTES)
     try:
+        # The format comes from the content, never the name: Arrow would take a ".gz" (or
+        # ".bz2", ".zst", ...) name for compression and fail on a plain file so named.
         return pj.open_json(
-            path,
+            pa.input_stream(path, compression=None),
             read_options=pj.ReadOptions(block_size=batch_bytes, use_threads=True),
             parse_options=pj.ParseOptions(
                 explicit_schema=_otlp_schema(), unexpected_field_behavior="error", newlines_in_values=False

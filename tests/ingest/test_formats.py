@@ -82,6 +82,22 @@ def test_all_forms_give_identical_span_tables(forms):
         assert table == reference, name
 
 
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".zst", ".lz4"])
+def test_the_format_comes_from_the_content_not_the_file_name(forms, tmp_path, suffix):
+    """A plain file named like a compressed one, and a gzip file named like a plain one, read
+    as their content says (Arrow's JSON reader guesses compression from a name if let)."""
+    import shutil
+
+    _, reference = _table(forms["lines.jsonl"])
+    misnamed = {"lines.jsonl": f"lines.jsonl{suffix}", "doc.json": f"doc.json{suffix}", "body.pb": f"body.pb{suffix}",
+                "lines.jsonl.gz": "gzip-inside.jsonl"}
+    for source, name in misnamed.items():
+        shutil.copyfile(forms[source], tmp_path / name)
+        sf, table = _table(tmp_path / name)
+        assert (sf.spans_read, sf.problems) == (4, ()), name
+        assert table == reference, name
+
+
 def test_values_of_the_reference(forms):
     con = open_store()
     ingest_files(con, [forms["doc.json"]])
