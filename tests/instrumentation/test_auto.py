@@ -220,3 +220,79 @@ def test_uninstrument_restores_methods_and_disabled_path(spans, llm_server):
     assert Completions.create is original
     with pytest.raises(ValueError):
         agentprof.instrument("nope")
+
+
+def test_openai_with_streaming_response_records_usage_when_read(spans, llm_server):
+    """``with_streaming_response`` hands back the response before its body is read: the span
+    ends when the caller parses it, with the usage the server sent."""
+    agentprof.instrument("openai")
+    client = _oai(llm_server)
+    with client.chat.completions.with_streaming_response.create(model="gpt-4o", messages=MESSAGES[:2]) as resp:
+        assert spans.by_name("chat gpt-4o") == []  # not read yet: the call is still open
+        completion = resp.parse()
+        assert resp.parse() is completion
+    assert completion.usage.prompt_tokens == 120 and completion.choices[0].message.content == "Hello world"
+    a = dict(spans.one("chat gpt-4o").attributes)
+    assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (120, 30)
+    assert a["gen_ai.usage.cache_read.input_tokens"] == 64 and a["gen_ai.response.finish_reasons"] == ("stop",)
+
+
+def test_openai_with_streaming_response_read_as_json_or_only_closed(spans, llm_server):
+    agentprof.instrument("openai")
+    client = _oai(llm_server)
+    with client.chat.completions.with_streaming_response.create(model="gpt-4o", messages=MESSAGES[:2]) as resp:
+        body = resp.json()
+    assert body["usage"]["prompt_tokens"] == 120
+    with client.chat.completions.with_streaming_response.create(model="gpt-4o", messages=MESSAGES[:2]):
+        pass  # closed unread: the span still ends (no usage to report), it is not lost
+    read, unread = spans.by_name("chat gpt-4o")
+    assert read.attributes["gen_ai.usage.input_tokens"] == 120
+    assert "gen_ai.usage.input_tokens" not in unread.attributes and unread.end_time >= unread.start_time
+
+
+def test_openai_raw_stream_is_observed_and_left_as_sent(spans, llm_server):
+    """A stream through with_streaming_response / with_raw_response: the caller's chunks are
+    exactly the server's (no usage chunk asked for), the span gets TTFT and finish reason,
+    and usage when the caller asked for it."""
+    client = _oai(llm_server)
+    plain = [c.model_dump() for c in client.chat.completions.create(model="gpt-4o", messages=MESSAGES[:2], stream=True)]
+    agentprof.instrument("openai")
+    with client.chat.completions.with_streaming_response.create(model="gpt-4o", messages=MESSAGES[:2], stream=True) as resp:
+        seen = [c.model_dump() for c in resp.parse()]
+    assert seen == plain and "stream_options" not in llm_server.requests[-1][1]
+    raw = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES[:2], stream=True,
+                                                           stream_options={"include_usage": True})
+    with_usage = list(raw.parse())
+    assert with_usage[-1].usage.prompt_tokens == 120
+    first, second = spans.by_name("chat gpt-4o")
+    assert first.attributes["agentprof.ttft_ns"] > 0 and first.attributes["gen_ai.response.finish_reasons"] == ("stop",)
+    assert "gen_ai.usage.input_tokens" not in first.attributes  # the caller did not ask the server for it
+    assert second.attributes["gen_ai.usage.input_tokens"] == 120 and second.attributes["agentprof.ttft_ns"] > 0
+
+
+def test_openai_async_with_streaming_response(spans, llm_server):
+    agentprof.instrument("openai")
+
+    async def main():
+        client = openai.AsyncOpenAI(base_url=llm_server.openai_url, api_key="sk-test", max_retries=0)
+        async with client.chat.completions.with_streaming_response.create(model="gpt-4o", messages=MESSAGES[:2]) as resp:
+            return await resp.parse()
+
+    completion = asyncio.run(main())
+    assert completion.usage.completion_tokens == 30
+    assert spans.one("chat gpt-4o").attributes["gen_ai.usage.output_tokens"] == 30
+
+
+def test_anthropic_with_streaming_response_records_usage_when_read(spans, llm_server):
+    agentprof.instrument("anthropic")
+    client = _ant(llm_server)
+    kwargs = dict(model="claude-sonnet-4", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    with client.messages.with_streaming_response.create(**kwargs) as resp:
+        message = resp.parse()
+    with client.messages.with_streaming_response.create(stream=True, **kwargs) as resp:
+        events = [e.type for e in resp.parse()]
+    assert message.usage.input_tokens == ANTHROPIC_USAGE["input_tokens"] and events[-1] == "message_stop"
+    for s in spans.by_name("chat claude-sonnet-4"):
+        assert s.attributes["gen_ai.usage.input_tokens"] == ANTHROPIC_INCLUSIVE_INPUT == 150
+        assert s.attributes["gen_ai.usage.output_tokens"] == 15
+    assert len(spans.by_name("chat claude-sonnet-4")) == 2

@@ -7,7 +7,8 @@
 
 Patches replace methods on the SDK *classes* (``functools.wraps`` keeps names, docstrings and
 ``__wrapped__``), so clients created before or after ``instrument()`` are covered, and
-``client.chat.completions.with_raw_response.create`` goes through the patch too. A patched
+``client.chat.completions.with_raw_response.create`` (and ``with_streaming_response``, whose
+span ends when the caller reads the response) goes through the patch too. A patched
 method checks the on/off flag first: with instrumentation shut down it calls straight through.
 """
 

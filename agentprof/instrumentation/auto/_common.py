@@ -261,3 +261,156 @@ def parsed_result(result: Any) -> Any:
         except Exception:
             return None
     return result
+
+
+RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+"""Both SDKs send this header on ``with_raw_response`` / ``with_streaming_response`` calls."""
+
+
+def raw_request(kwargs: dict[str, Any]) -> bool:
+    """True when the caller gets the HTTP response itself (and reads its bytes as sent)."""
+    headers = kwargs.get("extra_headers")
+    return isinstance(headers, dict) and any(str(k).lower() == RAW_RESPONSE_HEADER.lower() for k in headers)
+
+
+def unread_response(result: Any, call: LlmCall, attrs_of: Callable[[Any], dict[str, Any]], *, stream: bool) -> Any:
+    """A proxy that finishes ``call`` when the caller reads ``result``, an HTTP response whose
+    body is not read yet (``with_streaming_response``, or a stream through
+    ``with_raw_response``); None for any other result. ``attrs_of(parsed)`` gives the span
+    attributes of the parsed response."""
+    name = type(result).__name__
+    if name == "AsyncAPIResponse" and hasattr(result, "parse"):
+        return AsyncResponseProxy(result, call, attrs_of, stream)
+    if (name == "APIResponse" or (name == "LegacyAPIResponse" and stream)) and hasattr(result, "parse"):
+        return ResponseProxy(result, call, attrs_of, stream)
+    return None
+
+
+class ResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Wraps an SDK response the caller reads later. The call ends when the body is read
+    (``parse``, ``read``, ``text``, ``json``) with the usage it reports; a stream's ``parse()``
+    returns the observed stream, which ends the call at its end. Closing without reading
+    (or after reading raw bytes or lines, which are not decoded) ends it without usage."""
+
+    def __init__(self, wrapped: Any, call: LlmCall, attrs_of: Callable[[Any], dict[str, Any]], stream: bool) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_attrs_of = attrs_of
+        self._self_stream = stream
+        self._self_proxies: dict[int, Any] = {}
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        parsed = self.__wrapped__.parse(*args, **kwargs)
+        if self._self_stream:
+            return _observed_stream(self, parsed)
+        self._self_body_read()
+        return parsed
+
+    def read(self) -> Any:
+        data = self.__wrapped__.read()
+        self._self_body_read()
+        return data
+
+    def text(self) -> Any:
+        data = self.__wrapped__.text()
+        self._self_body_read()
+        return data
+
+    def json(self) -> Any:
+        data = self.__wrapped__.json()
+        self._self_body_read()
+        return data
+
+    def _self_body_read(self) -> None:
+        call = self._self_call
+        if self._self_stream or call.ended:
+            return
+        try:
+            attrs = self._self_attrs_of(self.__wrapped__.parse())  # the SDK caches the parse
+        except Exception as exc:
+            _state.note_error("llm-raw-response", exc)
+            attrs = {}
+        call.finish(attrs)
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream()
+
+    def __del__(self) -> None:  # dropped without close(): still end the span
+        try:
+            self._self_call.finish_stream()
+        except Exception:
+            pass
+
+
+class AsyncResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Async twin of :class:`ResponseProxy` (its reads are coroutines)."""
+
+    def __init__(self, wrapped: Any, call: LlmCall, attrs_of: Callable[[Any], dict[str, Any]], stream: bool) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_attrs_of = attrs_of
+        self._self_stream = stream
+        self._self_proxies: dict[int, Any] = {}
+
+    async def parse(self, *args: Any, **kwargs: Any) -> Any:
+        parsed = await self.__wrapped__.parse(*args, **kwargs)
+        if self._self_stream:
+            return _observed_stream(self, parsed)
+        await self._self_body_read()
+        return parsed
+
+    async def read(self) -> Any:
+        data = await self.__wrapped__.read()
+        await self._self_body_read()
+        return data
+
+    async def text(self) -> Any:
+        data = await self.__wrapped__.text()
+        await self._self_body_read()
+        return data
+
+    async def json(self) -> Any:
+        data = await self.__wrapped__.json()
+        await self._self_body_read()
+        return data
+
+    async def _self_body_read(self) -> None:
+        call = self._self_call
+        if self._self_stream or call.ended:
+            return
+        try:
+            attrs = self._self_attrs_of(await self.__wrapped__.parse())
+        except Exception as exc:
+            _state.note_error("llm-raw-response", exc)
+            attrs = {}
+        call.finish(attrs)
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream()
+
+    def __del__(self) -> None:
+        try:
+            self._self_call.finish_stream()
+        except Exception:
+            pass
+
+
+def _observed_stream(response: Any, parsed: Any) -> Any:
+    """The stream a raw response parsed into, observed by the response's call (one proxy per
+    stream: the SDK caches the parse, so a second ``parse()`` gets the same object)."""
+    proxies = response._self_proxies
+    key = id(parsed)
+    if key not in proxies:
+        if hasattr(parsed, "__next__"):
+            proxies[key] = SyncStreamProxy(parsed, response._self_call)
+        elif hasattr(parsed, "__anext__"):
+            proxies[key] = AsyncStreamProxy(parsed, response._self_call)
+        else:
+            return parsed
+    return proxies[key]

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from agentprof.instrumentation import _genai as g
 from agentprof.instrumentation import _state
-from agentprof.instrumentation.auto._common import AsyncStreamProxy, LlmCall, SyncStreamProxy
+from agentprof.instrumentation.auto._common import AsyncStreamProxy, LlmCall, SyncStreamProxy, unread_response
 
 PROVIDER = "anthropic"
 
@@ -103,6 +103,9 @@ def _sync_create(original: Any) -> Any:
         call.leave()
         if kwargs.get("stream") and hasattr(result, "__next__"):
             return SyncStreamProxy(result, call)
+        unread = unread_response(result, call, _message_attrs, stream=bool(kwargs.get("stream")))
+        if unread is not None:  # with_streaming_response: ends when the caller reads it
+            return unread
         call.finish(_message_attrs(result))
         return result
     return create
@@ -129,6 +132,9 @@ def _async_create(original: Any) -> Any:
         call.leave()
         if kwargs.get("stream") and hasattr(result, "__anext__"):
             return AsyncStreamProxy(result, call)
+        unread = unread_response(result, call, _message_attrs, stream=bool(kwargs.get("stream")))
+        if unread is not None:  # with_streaming_response: ends when the caller reads it
+            return unread
         call.finish(_message_attrs(result))
         return result
     return create

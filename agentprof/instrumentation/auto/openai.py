@@ -3,6 +3,9 @@
 Chat streams only report usage when asked (``stream_options={"include_usage": True}``): if
 the caller did not ask, the patch asks, reads the extra usage-only chunk (``choices == []``)
 and hides it, so the caller sees exactly the chunks they would have seen without agentprof.
+Through ``with_raw_response``/``with_streaming_response`` the caller reads the bytes as sent,
+so nothing is asked for there. ``with_streaming_response`` returns the response before its
+body is read: the span ends when the caller reads it (``parse()``: with its usage).
 """
 
 from __future__ import annotations
@@ -12,7 +15,15 @@ from typing import Any, Callable
 
 from agentprof.instrumentation import _genai as g
 from agentprof.instrumentation import _state
-from agentprof.instrumentation.auto._common import SKIP, AsyncStreamProxy, LlmCall, SyncStreamProxy, parsed_result
+from agentprof.instrumentation.auto._common import (
+    SKIP,
+    AsyncStreamProxy,
+    LlmCall,
+    SyncStreamProxy,
+    parsed_result,
+    raw_request,
+    unread_response,
+)
 
 PROVIDER = "openai"
 
@@ -52,6 +63,8 @@ def _chat_open(kwargs: dict[str, Any]) -> tuple[LlmCall | None, dict[str, Any]]:
     if call is None or not kwargs.get("stream"):
         return call, kwargs
     call.observe = _chat_observe
+    if raw_request(kwargs):  # the caller reads the response as sent: nothing added, nothing hidden
+        return call, kwargs
     try:
         options = kwargs.get("stream_options")
         if not (isinstance(options, dict) and options.get("include_usage")):
@@ -89,8 +102,12 @@ def _sync(open_call: Callable[[dict[str, Any]], tuple[LlmCall | None, dict[str, 
                 call.fail(exc)
                 raise
             call.leave()
-            if call.observe is not None and call_kwargs.get("stream") and hasattr(result, "__next__"):
+            stream = bool(call_kwargs.get("stream"))
+            if call.observe is not None and stream and hasattr(result, "__next__"):
                 return SyncStreamProxy(result, call)
+            unread = unread_response(result, call, _result_attrs, stream=stream)
+            if unread is not None:  # with_streaming_response: ends when the caller reads it
+                return unread
             try:
                 call.finish(_result_attrs(result))
             except Exception as exc:
@@ -117,8 +134,12 @@ def _async(open_call: Callable[[dict[str, Any]], tuple[LlmCall | None, dict[str,
                 call.fail(exc)
                 raise
             call.leave()
-            if call.observe is not None and call_kwargs.get("stream") and hasattr(result, "__anext__"):
+            stream = bool(call_kwargs.get("stream"))
+            if call.observe is not None and stream and hasattr(result, "__anext__"):
                 return AsyncStreamProxy(result, call)
+            unread = unread_response(result, call, _result_attrs, stream=stream)
+            if unread is not None:  # with_streaming_response: ends when the caller reads it
+                return unread
             try:
                 call.finish(_result_attrs(result))
             except Exception as exc:
