@@ -14,6 +14,11 @@
     cache_read_per_mtok = 0.3        # optional
     cache_write_per_mtok = 3.75      # optional
 
+    [tool.agentprof.routes]          # the cheaper model AP205 suggests, by request model
+    "gpt-4o" = "gpt-4.1-nano"        # overrides the built-in suggestion
+    "my-finetune" = "my-small-finetune"
+    "claude-opus-4-1" = ""           # never suggest a route for this model
+
 A ``--prices FILE`` (TOML or JSON) holds the same model tables, top level or under ``prices``.
 CLI values win over the file values, which win over the defaults the rules declare.
 """
@@ -51,6 +56,8 @@ class Config:
     ignore: tuple[str, ...] = ()
     prices: dict[str, ModelPrice] = field(default_factory=dict)
     token_budget: int | None = None
+    routes: dict[str, str] = field(default_factory=dict)
+    """Request model -> the cheaper model to suggest for its short steps ("" = none)."""
     source: str | None = None
     """Where the settings came from (for messages)."""
 
@@ -94,7 +101,9 @@ def load_config(
     budget = token_budget if token_budget is not None else table.get("token_budget")
     if budget is not None and (not isinstance(budget, int) or budget <= 0):
         raise ConfigError(f"{where}: token_budget must be a positive whole number of tokens, got {budget!r}")
-    return Config(thresholds=thresholds, select=sel, ignore=ign, prices=prices, token_budget=budget, source=source)
+    routes = _parse_routes(table.get("routes") or {}, f"{where}: [tool.agentprof.routes]")
+    return Config(thresholds=thresholds, select=sel, ignore=ign, prices=prices, token_budget=budget, routes=routes,
+                  source=source)
 
 
 def _find_tool_table(start: Path | None) -> tuple[dict[str, Any], str | None]:
@@ -142,6 +151,15 @@ def _parse_prices(data: dict[str, Any], where: str, source: str = "user (pyproje
         vals = {k: _number(v, f"{where}: {model}.{k}") for k, v in spec.items()}
         out[model] = ModelPrice(**vals, source=source)
     return out
+
+
+def _parse_routes(data: Any, where: str) -> dict[str, str]:
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ConfigError(
+            f"{where}: expected model names mapped to the cheaper model to suggest",
+            hint='"gpt-4o" = "gpt-4o-mini" (an empty string: suggest none for that model)',
+        )
+    return {k: v.strip() for k, v in data.items()}
 
 
 def _number(value: Any, where: str) -> float:

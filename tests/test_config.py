@@ -23,6 +23,10 @@ marginal_cost_growth = 0.25
 input_per_mtok = 3.0
 output_per_mtok = 15.0
 cache_read_per_mtok = 0.3
+
+[tool.agentprof.routes]
+"gpt-4o" = "gpt-4.1-nano"
+"claude-opus-4-1" = ""
 """
 
 
@@ -35,6 +39,7 @@ def test_reads_tool_table_and_applies_cli_overrides(tmp_path):
     assert cfg.threshold("marginal_cost_growth", 0.15) == 0.25
     assert cfg.threshold("compounding_ratio", 10) == 12.0
     assert cfg.threshold("not_set", 7.5) == 7.5
+    assert cfg.routes == {"gpt-4o": "gpt-4.1-nano", "claude-opus-4-1": ""}
     price = cfg.prices["my-finetune"]
     assert (price.input_per_mtok, price.output_per_mtok, price.cache_read_per_mtok, price.cache_write_per_mtok) == (3.0, 15.0, 0.3, None)
 
@@ -82,6 +87,7 @@ def test_select_ignore_semantics(select, ignore, code, expected):
         ("[tool.agentprof.prices.m]\ninput_per_mtok = 1\noutput_per_mtok = 2\ninput_price = 3\n", "unknown keys"),
         ("[tool.agentprof\n", "not valid TOML"),
         ("[tool.agentprof]\nselect = 3\n", "rule code prefixes"),
+        ("[tool.agentprof.routes]\n\"gpt-4o\" = 3\n", "[tool.agentprof.routes]: expected model names"),
     ],
 )
 def test_bad_settings_name_the_place(tmp_path, text, fragment):

@@ -139,6 +139,34 @@ def test_ap205_not_for_long_outputs_or_a_cheap_model(builder):
     assert of(profile, "AP205") == []
 
 
+def _short_calls(builder, model="gpt-4o"):
+    root = builder.span("agent", category="agent", start=0, end=20)
+    for k in range(4):
+        llm(builder, root, 4 * k, 4 * k + 1, input_tokens=2000, output_tokens=40, request_model=model)
+
+
+def test_ap205_user_routes_win_and_can_switch_a_model_off(builder):
+    _short_calls(builder)
+    (f,) = of(analyze_trace(builder, routes={"gpt-4o": "gpt-4.1-nano"})[0], "AP205")
+    strong = mtok("gpt-4o", input_tokens=8000, output_tokens=160)
+    nano = mtok("gpt-4.1-nano", input_tokens=8000, output_tokens=160)
+    assert f.est_savings_usd == pytest.approx(strong - nano, rel=1e-4)
+    assert "gpt-4.1-nano" in f.suggestion and "gpt-4o-mini" not in f.message
+    assert of(analyze_trace(builder, routes={"gpt-4o": ""})[0], "AP205") == []
+
+
+def test_ap205_routes_a_model_the_built_in_list_does_not_know(builder):
+    from agentprof.config import ModelPrice
+
+    _short_calls(builder, model="acme-large")
+    prices = {"acme-large": ModelPrice(10.0, 30.0), "acme-small": ModelPrice(1.0, 2.0)}
+    assert of(analyze_trace(builder, prices=prices)[0], "AP205") == []  # no route known
+    (f,) = of(analyze_trace(builder, prices=prices, routes={"acme-large": "acme-small"})[0], "AP205")
+    # 8,000 input and 160 output tokens at both prices (USD per million tokens).
+    assert f.est_savings_usd == pytest.approx((8000 * 10 + 160 * 30 - 8000 * 1 - 160 * 2) / 1e6, rel=1e-9)
+    assert "acme-small" in f.suggestion
+
+
 def test_cheaper_model_mapping():
     from agentprof.analyzers.rules.cost import cheaper_model
 

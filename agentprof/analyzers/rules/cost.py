@@ -466,6 +466,11 @@ def check_model_routing(ctx: Any):
     Route tool selection and other short steps to the cheaper model, and keep the large
     model for planning and the final answer. Check the change with your evaluations.
 
+    The cheaper model comes from a built-in list of same-provider siblings; name your own
+    under `[tool.agentprof.routes]` in pyproject.toml (`"gpt-4o" = "gpt-4.1-nano"`, also for
+    models the list does not know, e.g. your fine-tunes), or `""` to never suggest a route
+    for a model. Both models need a price (genai-prices or `[tool.agentprof.prices]`).
+
     ## Thresholds
     - `routing_output_tokens_max` (default 150): output tokens of a "short" call.
     - `routing_calls_min` (default 2): short calls of one model in a run to report.
@@ -481,11 +486,16 @@ def check_model_routing(ctx: Any):
     totals = run_totals(ctx)
     models = [m for (m,) in ctx.con.execute(
         "SELECT DISTINCT request_model FROM spans WHERE category = 'llm' AND request_model IS NOT NULL").fetchall()]
-    routable = [m for m in models if cheaper_model(m)]
+    routes = getattr(ctx.config, "routes", None) or {}
+
+    def route(model: str) -> str | None:  # the user's routes win over the built-in suggestions
+        return (routes[model] or None) if model in routes else cheaper_model(model)
+
+    routable = [m for m in models if route(m)]
     if not routable:
         return
     for r in rows(ctx.con, _SHORT_SQL, [routable, max_out, min_calls]):
-        cheap = cheaper_model(r["model"])
+        cheap = route(r["model"])
         strong_p, cheap_p = price(r["model"], r["provider"]), price(cheap, r["provider"])
         if strong_p is None or cheap_p is None:
             continue
