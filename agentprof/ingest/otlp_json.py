@@ -194,15 +194,43 @@ def rows_from_document(doc: Any, rows: list[tuple], report: FileReport, place: s
     if not isinstance(doc, dict) or not ("resourceSpans" in doc or "resource_spans" in doc):
         report.note("not-otlp", place, "JSON value is not an OTLP traces object (no \"resourceSpans\"); skipped", "keep only trace exports in the file")
         return
-    for rs in doc.get("resourceSpans") or doc.get("resource_spans") or ():
-        resource = dumps(decode_attributes(((rs or {}).get("resource") or {}).get("attributes")))
-        for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or ():
-            sc = ss.get("scope") or ss.get("instrumentationLibrary") or {}
-            scope = sc.get("name") or None
-            for s in ss.get("spans") or ():
+    for rs in json_array(doc.get("resourceSpans") or doc.get("resource_spans"), "resourceSpans", report, place):
+        if not json_object(rs, "a resourceSpans entry", report, place, "skipped"):
+            continue
+        res = rs.get("resource")
+        json_object(res, "resource", report, place, "its spans are kept without resource attributes")
+        resource = dumps(decode_attributes(res.get("attributes") if isinstance(res, dict) else None))
+        for ss in json_array(rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans"), "scopeSpans", report, place):
+            if not json_object(ss, "a scopeSpans entry", report, place, "skipped"):
+                continue
+            sc = ss.get("scope") or ss.get("instrumentationLibrary")
+            json_object(sc, "scope", report, place, "its spans are kept without a scope name")
+            scope = (sc.get("name") or None) if isinstance(sc, dict) else None
+            for s in json_array(ss.get("spans"), "spans", report, place):
                 row = span_row(s, resource, scope, report, place)
                 if row is not None:
                     rows.append(row)
+
+
+def json_object(value: Any, what: str, report: FileReport, place: str | None, outcome: str) -> bool:
+    """True when ``value`` is a JSON object; a missing one is fine, anything else is noted.
+
+    A damaged or hand-made file may hold any value where OTLP has an object; reading goes on
+    around it instead of stopping the file."""
+    if isinstance(value, dict):
+        return True
+    if value is not None:
+        report.note(f"not-object:{what}", place, f"{what} is not a JSON object; {outcome}", _FIX_EXPORT)
+    return False
+
+
+def json_array(value: Any, what: str, report: FileReport, place: str | None) -> list[Any]:
+    """``value`` when it is a JSON array, else nothing to iterate (noted unless missing)."""
+    if isinstance(value, list):
+        return value
+    if value is not None:
+        report.note(f"not-array:{what}", place, f"{what} is not a JSON array; skipped", _FIX_EXPORT)
+    return []
 
 
 def _loads_line(line: bytes, report: FileReport, lineno: int) -> Any:

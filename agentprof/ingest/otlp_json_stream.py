@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from agentprof.ingest._report import FileReport
-from agentprof.ingest.otlp_json import _FIX_EXPORT, decode_attributes, span_row
+from agentprof.ingest.otlp_json import _FIX_EXPORT, decode_attributes, json_object, span_row
 from agentprof.ingest.raw import dumps
 
 
@@ -155,8 +155,11 @@ class DocumentStream:
             while True:  # one document, or several back to back (JSON lines with huge lines)
                 for key in self._keys():
                     if key in ("resourceSpans", "resource_spans"):
+                        if not self._here("[", key):
+                            continue
                         for _ in self._items():
-                            yield from self._resource_spans()
+                            if self._here("{", "a resourceSpans entry"):
+                                yield from self._resource_spans()
                     else:
                         self._value()
                 if self._at_end():
@@ -177,18 +180,29 @@ class DocumentStream:
         pending: list[dict[str, Any]] = []  # spans seen before "resource" (rare key order)
         for key in self._keys():
             if key == "resource":
+                at = self.pos
                 res = self._value()
-                resource = dumps(decode_attributes((res or {}).get("attributes")))
+                json_object(res, "resource", self.report, self.place(at), "its spans are kept without resource attributes")
+                resource = dumps(decode_attributes(res.get("attributes") if isinstance(res, dict) else None))
                 for s in pending:
                     self._add(s, resource, s.pop("\0scope", None))
                 pending = []
             elif key in ("scopeSpans", "instrumentationLibrarySpans", "scope_spans"):
+                if not self._here("[", key):
+                    continue
                 for _ in self._items():
+                    if not self._here("{", "a scopeSpans entry"):
+                        continue
                     scope = None
                     for k2 in self._keys():
                         if k2 in ("scope", "instrumentationLibrary"):
-                            scope = (self._value() or {}).get("name") or None
+                            at = self.pos
+                            sc = self._value()
+                            json_object(sc, "scope", self.report, self.place(at), "its spans are kept without a scope name")
+                            scope = (sc.get("name") or None) if isinstance(sc, dict) else None
                         elif k2 == "spans":
+                            if not self._here("[", "spans"):
+                                continue
                             for _ in self._items():
                                 s = self._value()
                                 if resource is None:
@@ -209,6 +223,18 @@ class DocumentStream:
         if len(self.rows) >= self.batch_spans:
             yield self.rows
             self.rows = []
+
+    def _here(self, opening: str, what: str) -> bool:
+        """True when an object (``{``) or array (``[``) starts at the cursor, as OTLP has it
+        here. Otherwise the value is skipped and noted, and reading goes on after it."""
+        if self._peek() == opening:
+            return True
+        at = self.pos
+        value = self._value()
+        kind = "object" if opening == "{" else "array"
+        if value is not None:
+            self.report.note(f"not-{kind}:{what}", self.place(at), f"{what} is not a JSON {kind}; skipped", _FIX_EXPORT)
+        return False
 
     def _add(self, s: Any, resource: str, scope: str | None) -> None:
         if not isinstance(s, dict):

@@ -250,3 +250,34 @@ def test_ingesting_a_file_twice_into_one_store_keeps_one_copy(tmp_path):
     assert "2 × span is already in the store; kept the stored copy" in only(second.problems, "already in the store")
     assert con.execute("SELECT count(*) FROM spans").fetchone()[0] == 2
     assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '_agentprof%'").fetchone()[0] == 0
+
+
+def test_values_of_the_wrong_shape_where_otlp_has_objects_and_arrays(tmp_path):
+    """Valid JSON with a number, string or object where OTLP has an object or array: that part
+    is skipped and named, the spans around it are kept (it used to stop the file)."""
+
+    def spans(*ids):
+        return [otlp_span(f"{i:016x}", start=i * 10, end=i * 10 + 5) for i in ids]
+
+    doc = {"resourceSpans": [
+        {"resource": 5, "scopeSpans": [{"scope": "s", "spans": spans(1, 2)}, 3, {"scope": {"name": "ok"}, "spans": {}}]},
+        "not an entry",
+        {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]},
+         "scopeSpans": "x"},
+        {"resource": {}, "scopeSpans": [{"scope": {"name": "ok"}, "spans": spans(3)}]},
+    ]}
+    expected = {"resource is not a JSON object; its spans are kept without resource attributes",
+                "scope is not a JSON object; its spans are kept without a scope name",
+                "a scopeSpans entry is not a JSON object; skipped", "spans is not a JSON array; skipped",
+                "a resourceSpans entry is not a JSON object; skipped", "scopeSpans is not a JSON array; skipped"}
+    for name, text in (("doc.json", json.dumps(doc, indent=1)), ("lines.jsonl", json.dumps(doc) + "\n" + line_of(spans(4)))):
+        p = tmp_path / name
+        p.write_text(text)
+        con, (sf,) = run(p)
+        kept = [r[0] for r in con.execute("SELECT span_id FROM spans ORDER BY span_id").fetchall()]
+        assert kept == [f"{i:016x}" for i in ((1, 2, 3) if name == "doc.json" else (1, 2, 3, 4))], name
+        assert (sf.spans_read, sf.spans_skipped) == (len(kept), 0)
+        for what in expected:
+            msg = only(sf.problems, what)
+            assert msg.startswith(f"{p} (line ") and "re-export" in msg, msg
+        assert not any("agentprof bug" in m or "not valid JSON" in m for m in sf.problems), sf.problems
