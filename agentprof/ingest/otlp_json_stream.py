@@ -103,6 +103,8 @@ class DocumentStream:
         while True:
             try:
                 value, end = self.raw(self.buf, self.pos)
+            except RecursionError:  # the stdlib decoder recurses per level; no trace nests so deep
+                raise _Truncated(self.pos, "a value starting here nests too deeply to read") from None
             except json.JSONDecodeError as exc:
                 # Incomplete at the end of the buffer: read more and retry; else it is broken.
                 if not self.eof:

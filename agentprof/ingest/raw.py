@@ -97,6 +97,8 @@ def to_int(value: Any) -> int | None:
     """proto3 JSON 64-bit ints arrive as numbers or decimal strings."""
     if value is None or value == "":
         return None
+    if isinstance(value, bool):  # an int subclass in Python, never a number in a trace
+        raise ValueError(f"expected a number, got {str(value).lower()}")
     if isinstance(value, int):
         return value
     if isinstance(value, float):

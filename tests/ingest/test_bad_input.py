@@ -281,3 +281,24 @@ def test_values_of_the_wrong_shape_where_otlp_has_objects_and_arrays(tmp_path):
             msg = only(sf.problems, what)
             assert msg.startswith(f"{p} (line ") and "re-export" in msg, msg
         assert not any("agentprof bug" in m or "not valid JSON" in m for m in sf.problems), sf.problems
+
+
+def test_a_boolean_time_and_a_too_deep_value(tmp_path):
+    """true is an int to Python, never a time; a value nested thousands of levels deep cannot be
+    read by a recursive JSON decoder. Both are named; the spans around them are kept."""
+    good = [otlp_span(f"{i:016x}", start=i * 10, end=i * 10 + 5) for i in (1, 2)]
+    bad_time = otlp_span("0000000000000003", start=30, end=35) | {"startTimeUnixNano": True}
+    p = write_doc(tmp_path / "bool.json", [*good, bad_time])
+    con, (sf,) = run(p)
+    assert (sf.spans_read, sf.spans_skipped) == (2, 1)
+    assert "span skipped: expected a number, got true" in only(sf.problems, "got true")
+
+    deep = otlp_span("0000000000000004", start=40, end=45)
+    deep["attributes"] = [{"key": "x", "value": {"stringValue": "x"}}]
+    text = write_doc(tmp_path / "deep.json", [*good, deep]).read_text()
+    cut = text.index('{"traceId"', text.index("0000000000000002"))
+    p = tmp_path / "deep.json"
+    p.write_text(text[:cut] + "[" * 50_000 + "]" * 50_000 + ", " + text[cut:])
+    con, (sf,) = run(p)
+    assert sf.spans_read == 2
+    assert "a value starting here nests too deeply to read" in only(sf.problems, "too deeply")
