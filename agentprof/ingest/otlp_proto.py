@@ -62,7 +62,8 @@ def resource_spans_rows(rs: Any, rows: list[tuple], report: FileReport, place: s
     for ss in rs.scope_spans:
         scope = ss.scope.name or None
         for s in ss.spans:
-            if len(s.trace_id) != 16 or len(s.span_id) != 8 or not s.start_time_unix_nano:
+            # fixed64 times: one an int64 cannot hold is no time at all (as the JSON reader reads it)
+            if len(s.trace_id) != 16 or len(s.span_id) != 8 or not 0 < s.start_time_unix_nano < 1 << 63:
                 report.note(
                     "bad-span",
                     place,
@@ -90,7 +91,7 @@ def resource_spans_rows(rs: Any, rows: list[tuple], report: FileReport, place: s
                     s.name,
                     KINDS.get(s.kind, "UNSPECIFIED"),
                     s.start_time_unix_nano,
-                    s.end_time_unix_nano or None,
+                    s.end_time_unix_nano if 0 < s.end_time_unix_nano < 1 << 63 else None,
                     STATUSES.get(s.status.code, "unset"),
                     s.status.message or None,
                     attributes_text(_attrs(s.attributes), report, where),

@@ -302,3 +302,24 @@ def test_a_boolean_time_and_a_too_deep_value(tmp_path):
     con, (sf,) = run(p)
     assert sf.spans_read == 2
     assert "a value starting here nests too deeply to read" in only(sf.problems, "too deeply")
+
+
+def test_protobuf_times_beyond_int64(tmp_path):
+    """OTLP times are fixed64: a start no int64 holds skips the span, such an end counts as
+    missing (the JSON reader's rule); the other spans of the batch are kept."""
+
+    def build(t):
+        for i in range(4):
+            span(t, f"s{i}", i, i + 1)
+
+    request = sdk_request(build)
+    spans = request.resource_spans[0].scope_spans[0].spans
+    spans[1].start_time_unix_nano = 2**64 - 1
+    spans[2].end_time_unix_nano = 2**63
+    p = tmp_path / "times.pb"
+    p.write_bytes(request.SerializeToString())
+    con, (sf,) = run(p)
+    assert (sf.format, sf.spans_read, sf.spans_skipped) == ("otlp-proto", 3, 1)
+    assert con.execute("SELECT name, end_ns - start_ns FROM spans ORDER BY start_ns").fetchall() == [
+        ("s0", 1_000_000), ("s2", 0), ("s3", 1_000_000)]
+    assert "span has no end time" in only(sf.problems, "no end time")
