@@ -19,9 +19,10 @@ from agentprof.ingest.raw import dumps
 
 
 class _Truncated(Exception):
-    def __init__(self, offset: int, why: str) -> None:
+    def __init__(self, offset: int, why: str, *, broken: bool = True) -> None:
         self.offset = offset  # in the current text buffer
         self.why = why
+        self.broken = broken  # False: valid JSON this reader cannot follow (e.g. nested too deeply)
 
 
 class DocumentStream:
@@ -104,7 +105,7 @@ class DocumentStream:
             try:
                 value, end = self.raw(self.buf, self.pos)
             except RecursionError:  # the stdlib decoder recurses per level; no trace nests so deep
-                raise _Truncated(self.pos, "a value starting here nests too deeply to read") from None
+                raise _Truncated(self.pos, "a value starting here nests too deeply to read", broken=False) from None
             except json.JSONDecodeError as exc:
                 # Incomplete at the end of the buffer: read more and retry; else it is broken.
                 if not self.eof:
@@ -167,12 +168,21 @@ class DocumentStream:
                 if self._at_end():
                     break
         except _Truncated as exc:
-            self.report.note(
-                "truncated",
-                self.place(exc.offset),
-                f"document is not valid JSON from here ({exc.why}); the {self.report.spans_read + len(self.rows)} spans before it were kept",
-                "the file is probably truncated; re-export it, or convert it to JSON lines",
-            )
+            kept = self.report.spans_read + len(self.rows)
+            if exc.broken:
+                self.report.note(
+                    "truncated",
+                    self.place(exc.offset),
+                    f"document is not valid JSON from here ({exc.why}); the {kept} spans before it were kept",
+                    "the file is probably truncated; re-export it, or convert it to JSON lines",
+                )
+            else:
+                self.report.note(
+                    "unreadable",
+                    self.place(exc.offset),
+                    f"document cannot be read from here ({exc.why}); the {kept} spans before it were kept",
+                    "no trace nests this deep: check what wrote this value, or remove it",
+                )
         if self.rows:
             yield self.rows
             self.rows = []

@@ -301,7 +301,9 @@ def test_a_boolean_time_and_a_too_deep_value(tmp_path):
     p.write_text(text[:cut] + "[" * 50_000 + "]" * 50_000 + ", " + text[cut:])
     con, (sf,) = run(p)
     assert sf.spans_read == 2
-    assert "a value starting here nests too deeply to read" in only(sf.problems, "too deeply")
+    msg = only(sf.problems, "too deeply")
+    assert "document cannot be read from here (a value starting here nests too deeply to read)" in msg
+    assert "check what wrote this value" in msg and "truncated" not in msg
 
 
 def test_protobuf_times_beyond_int64(tmp_path):
