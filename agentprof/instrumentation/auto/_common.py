@@ -156,12 +156,39 @@ class LlmCall:
         self.finish(self.stream_attrs)
 
 
-class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
-    """Wraps an SDK ``Stream``: same object to the caller, chunks observed on the way."""
+class _CallProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """An SDK object whose use ends ``call``: closing it ends the span, and so does dropping
+    it unclosed (a span is never left open or lost)."""
 
     def __init__(self, wrapped: Any, call: LlmCall) -> None:
         super().__init__(wrapped)
         self._self_call = call
+
+    def __del__(self) -> None:
+        try:
+            self._self_call.finish_stream()
+        except Exception:
+            pass
+
+
+class _SyncCallProxy(_CallProxy):
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream()
+
+
+class _AsyncCallProxy(_CallProxy):
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream()
+
+
+class SyncStreamProxy(_SyncCallProxy):
+    """Wraps an SDK ``Stream``: same object to the caller, chunks observed on the way."""
 
     def __iter__(self) -> Any:
         return self
@@ -190,25 +217,9 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         finally:
             self._self_call.finish_stream()
 
-    def close(self) -> None:
-        try:
-            self.__wrapped__.close()
-        finally:
-            self._self_call.finish_stream()
 
-    def __del__(self) -> None:  # abandoned without close(): still end the span
-        try:
-            self._self_call.finish_stream()
-        except Exception:
-            pass
-
-
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncStreamProxy(_AsyncCallProxy):
     """Async twin of :class:`SyncStreamProxy`."""
-
-    def __init__(self, wrapped: Any, call: LlmCall) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
 
     def __aiter__(self) -> Any:
         return self
@@ -236,18 +247,6 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
             return await self.__wrapped__.__aexit__(*exc_info)
         finally:
             self._self_call.finish_stream()
-
-    async def close(self) -> None:
-        try:
-            await self.__wrapped__.close()
-        finally:
-            self._self_call.finish_stream()
-
-    def __del__(self) -> None:
-        try:
-            self._self_call.finish_stream()
-        except Exception:
-            pass
 
 
 def parsed_result(result: Any) -> Any:
@@ -286,15 +285,14 @@ def unread_response(result: Any, call: LlmCall, attrs_of: Callable[[Any], dict[s
     return None
 
 
-class ResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class ResponseProxy(_SyncCallProxy):
     """Wraps an SDK response the caller reads later. The call ends when the body is read
     (``parse``, ``read``, ``text``, ``json``) with the usage it reports; a stream's ``parse()``
     returns the observed stream, which ends the call at its end. Closing without reading
     (or after reading raw bytes or lines, which are not decoded) ends it without usage."""
 
     def __init__(self, wrapped: Any, call: LlmCall, attrs_of: Callable[[Any], dict[str, Any]], stream: bool) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
+        super().__init__(wrapped, call)
         self._self_attrs_of = attrs_of
         self._self_stream = stream
         self._self_proxies: dict[int, Any] = {}
@@ -332,25 +330,12 @@ class ResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
             attrs = {}
         call.finish(attrs)
 
-    def close(self) -> None:
-        try:
-            self.__wrapped__.close()
-        finally:
-            self._self_call.finish_stream()
 
-    def __del__(self) -> None:  # dropped without close(): still end the span
-        try:
-            self._self_call.finish_stream()
-        except Exception:
-            pass
-
-
-class AsyncResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncResponseProxy(_AsyncCallProxy):
     """Async twin of :class:`ResponseProxy` (its reads are coroutines)."""
 
     def __init__(self, wrapped: Any, call: LlmCall, attrs_of: Callable[[Any], dict[str, Any]], stream: bool) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
+        super().__init__(wrapped, call)
         self._self_attrs_of = attrs_of
         self._self_stream = stream
         self._self_proxies: dict[int, Any] = {}
@@ -387,18 +372,6 @@ class AsyncResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
             _state.note_error("llm-raw-response", exc)
             attrs = {}
         call.finish(attrs)
-
-    async def close(self) -> None:
-        try:
-            await self.__wrapped__.close()
-        finally:
-            self._self_call.finish_stream()
-
-    def __del__(self) -> None:
-        try:
-            self._self_call.finish_stream()
-        except Exception:
-            pass
 
 
 def _observed_stream(response: Any, parsed: Any) -> Any:
