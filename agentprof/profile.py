@@ -12,8 +12,9 @@ reads it back, so a saved profile can be re-rendered later.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar, overload
 
 PROFILE_SCHEMA_VERSION: Final = 1
 """Version of the Profile / JSON report layout."""
@@ -65,6 +66,63 @@ def _fast_init(cls: type) -> type:
     init.__doc__ = cls.__init__.__doc__
     cls.__init__ = init
     return cls
+
+
+T = TypeVar("T")
+
+
+class Records(Sequence[T]):
+    """The records of one run (its steps, critical path, components), made when read.
+
+    An analysis of 50,000 runs holds over a million steps, critical-path segments and
+    components. Building each as an object up front cost more time (and memory) than the
+    rest of the analysis, while a report reads those of a few runs. So each run holds a
+    ``Records``: a range of rows in columns that all runs share, and ``make(row)`` builds
+    the frozen dataclass of one row when it is read.
+
+    It behaves as an immutable tuple of those dataclasses: ``len``, indexing, iteration;
+    a slice is a tuple; equal to a tuple (or ``Records``) with equal items, and hashed as
+    one; it pickles and deep-copies as a tuple. Every read builds a new, equal object.
+    """
+
+    __slots__ = ("_make", "_lo", "_hi")
+
+    def __init__(self, make: Callable[[int], T], lo: int, hi: int) -> None:
+        self._make = make
+        self._lo = lo
+        self._hi = max(hi, lo)
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
+    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
+        if isinstance(index, slice):
+            return tuple(map(self._make, range(self._lo, self._hi)[index]))
+        return self._make(range(self._lo, self._hi)[index])  # range checks the bounds and negatives
+
+    def __iter__(self) -> Iterator[T]:
+        return map(self._make, range(self._lo, self._hi))
+
+    def __reversed__(self) -> Iterator[T]:
+        return map(self._make, range(self._hi - 1, self._lo - 1, -1))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Records, tuple)):
+            return len(self) == len(other) and tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (tuple, (tuple(self),))
 
 
 # The latency components, in display order. The first seven are the field's seven
@@ -251,9 +309,12 @@ class Run:
     """LLM calls per cost_source: {"reported": n, "computed": n, "unknown": n}."""
     unknown_models: tuple[str, ...]
     """Models whose price is unknown (their cost is missing from cost_usd)."""
-    steps: tuple[Step, ...] = ()
-    components: tuple[Component, ...] = ()
-    critical_path: tuple[CriticalSegment, ...] = ()
+    steps: Sequence[Step] = ()
+    """In step order; a ``Records`` (an immutable, tuple-like sequence) from ``analyze``."""
+    components: Sequence[Component] = ()
+    """One per name in ``COMPONENTS`` order (``Records`` from ``analyze``)."""
+    critical_path: Sequence[CriticalSegment] = ()
+    """On-path spans in the order they first hold the path (``Records`` from ``analyze``)."""
     spans: tuple[SpanView, ...] = ()
     """All spans of the run for drawing; empty when detail was elided for a large input."""
     escalated: bool = False
@@ -379,11 +440,24 @@ class Profile:
     schema_version: int = PROFILE_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _plain(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Profile:
         return _from_dict(cls, data)
+
+
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` that also reads ``Records`` (as tuples) instead of deep-copying them."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Records):
+        return tuple(map(_plain, value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(map(_plain, value))
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    return value
 
 
 def _from_dict(cls: type, data: Any) -> Any:
@@ -408,7 +482,7 @@ def _coerce(tp: Any, value: Any) -> Any:
     args = typing.get_args(tp)
     if dataclasses.is_dataclass(tp):
         return _from_dict(tp, value)
-    if origin is tuple:
+    if origin is tuple or origin is Sequence:
         inner = args[0] if args else Any
         return tuple(_coerce(inner, v) for v in value)
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):

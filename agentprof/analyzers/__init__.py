@@ -98,8 +98,9 @@ def _analyze(con: duckdb.DuckDBPyConnection, config: Config, sources: tuple[Sour
     views = span_views(con, facts, detailed)
     runs_t = assembler.build_runs(order, rows, steps_by_run, views)
 
-    aggregates = build_aggregates(con, runs_t, config)
-    ctx = RuleContext(con=con, config=config, runs=runs_t, aggregates=aggregates)
+    component_ns = facts.components[order]  # [run, component], in the order of runs_t
+    aggregates = build_aggregates(con, runs_t, config, component_ns=component_ns)
+    ctx = RuleContext(con=con, config=config, runs=runs_t, aggregates=aggregates, component_ns=component_ns)
     findings = sort_findings(_run_rules(ctx))
     if ctx.failed_rules:
         log.warning("rules skipped after an internal error: %s", ", ".join(ctx.failed_rules))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 
@@ -18,15 +17,6 @@ def repeated_strings(column: Any) -> list[Any]:
     return values[codes].tolist()
 
 
-def slices(values: Sequence[Any], lo: Sequence[int], hi: Sequence[int]) -> list[tuple[Any, ...]]:
-    """``[tuple(values[a:b]) for a, b in zip(lo, hi)]`` as C-level map() loops.
-
-    Slicing a tuple gives the tuple itself (no list in between), so ``values`` becomes one.
-    """
-    items = values if isinstance(values, tuple) else tuple(values)
-    return list(map(items.__getitem__, map(slice, lo, hi)))
-
-
 def pylist(column: Any) -> list[Any]:
     """Arrow column to a Python list; through numpy when there are no nulls (about twice as fast)."""
     import pyarrow as pa
@@ -34,3 +24,22 @@ def pylist(column: Any) -> list[Any]:
     if column.null_count == 0 and (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
         return column.to_numpy().tolist()
     return column.to_pylist()
+
+
+def lazy_values(column: Any) -> Any:
+    """An Arrow column kept for reading one value at a time (``getter``): a numpy array when
+    it is numeric with no nulls (8 bytes a value, no Python object until read), else a list."""
+    import pyarrow as pa
+
+    if column.null_count == 0 and (
+        pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type)
+    ):
+        return column.to_numpy(zero_copy_only=False)
+    return column.to_pylist()
+
+
+def getter(values: Any) -> Any:
+    """``get(i)``: the i-th value as a Python object (``ndarray.item`` or ``list.__getitem__``)."""
+    import numpy as np
+
+    return values.item if isinstance(values, np.ndarray) else values.__getitem__

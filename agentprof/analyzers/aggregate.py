@@ -6,7 +6,7 @@ Alert thresholds are the field's defaults, each overridable by its config key
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from agentprof.config import Config
 from agentprof.profile import COMPONENTS, Aggregates, Alert, Distribution, Run, ToolStats
@@ -37,14 +37,23 @@ _METRICS: Final = (
 )
 
 
-def build_aggregates(con: duckdb.DuckDBPyConnection, runs: tuple[Run, ...], config: Config) -> Aggregates:
+def build_aggregates(
+    con: duckdb.DuckDBPyConnection, runs: tuple[Run, ...], config: Config, component_ns: Any = None
+) -> Aggregates:
+    """Distributions, rates, tool stats and alerts of ``runs``.
+
+    ``component_ns``: the runs' component durations as an int64 array [run, component] in
+    ``runs`` and ``COMPONENTS`` order, when the caller has it (saves reading every Component).
+    """
     import pyarrow as pa
 
     import numpy as np
 
     n = len(runs)
-    # Run.components is in COMPONENTS order: one pass over all of them, cut into columns.
-    comp_ns = np.array([c.duration_ns for r in runs for c in r.components], dtype=np.int64).reshape(n, len(COMPONENTS))
+    if component_ns is None:
+        # Run.components is in COMPONENTS order: one pass over all of them, cut into columns.
+        component_ns = [c.duration_ns for r in runs for c in r.components]
+    comp_ns = np.asarray(component_ns, dtype=np.int64).reshape(n, len(COMPONENTS))
     table = pa.table(
         {
             "wall_ns": pa.array([r.end_ns - r.start_ns for r in runs], pa.int64()),

@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentprof.config import Config
-from agentprof.profile import Aggregates, Run, SpanView
+from agentprof.profile import COMPONENTS, Aggregates, Run, SpanView
 
 if TYPE_CHECKING:
     import duckdb
@@ -40,6 +40,32 @@ class RuleContext:
     aggregates: Aggregates
     failed_rules: list[str] = field(default_factory=list)
     """Codes of rules that raised (``run_rules`` appends; analyze logs them)."""
+    component_ns: Any = None
+    """The runs' latency components as an int64 array [run, component] in ``runs`` and
+    ``COMPONENTS`` order, when the caller has it; ``component_matrix`` reads it."""
+
+    @cached_property
+    def component_matrix(self) -> Any:
+        """int64 [run, component] in ``runs`` and ``COMPONENTS`` order (from the runs when
+        ``component_ns`` was not given)."""
+        import numpy as np
+
+        if self.component_ns is not None:
+            return np.asarray(self.component_ns, dtype=np.int64).reshape(len(self.runs), len(COMPONENTS))
+        out = np.zeros((len(self.runs), len(COMPONENTS)), dtype=np.int64)
+        slot = {name: k for k, name in enumerate(COMPONENTS)}
+        for i, run in enumerate(self.runs):
+            for c in run.components:
+                if c.name in slot:
+                    out[i, slot[c.name]] = c.duration_ns
+        return out
+
+    @cached_property
+    def wall_ns(self) -> Any:
+        """int64 wall-clock time of each run, in ``runs`` order."""
+        import numpy as np
+
+        return np.array([r.end_ns - r.start_ns for r in self.runs], dtype=np.int64)
 
     @cached_property
     def runs_by_id(self) -> dict[str, Run]:

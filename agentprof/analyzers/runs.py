@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agentprof.analyzers._columns import pylist, repeated_strings, slices
+from agentprof.analyzers._columns import getter, pylist, repeated_strings
 from agentprof.analyzers._tree import SpanTree
 from agentprof.analyzers.critical_path import PathResult, by_run_then_time
-from agentprof.profile import COMPONENTS, Component, CriticalSegment, Run, SpanView, Step
+from agentprof.profile import COMPONENTS, Component, CriticalSegment, Records, Run, SpanView, Step
 
 if TYPE_CHECKING:
     import duckdb
@@ -83,29 +83,24 @@ class RunAssembler:
         runs = np.arange(tree.n_traces)
         self.cp_lo = np.searchsorted(run_of, runs, side="left").tolist()
         self.cp_hi = np.searchsorted(run_of, runs, side="right").tolist()
-        # Every CriticalSegment and Component of every run, built in one pass each: positional
-        # construction through map() over column lists, shares divided in numpy. (A
-        # generator of keyword calls per run cost ~2 us per object; there are ~20 per run.)
+        # Every run's critical path and components are Records over shared columns: a
+        # CriticalSegment or Component is built only when read (a report reads a few runs';
+        # building all ~20 per run up front cost more than the rest of the run assembly).
         wall = np.maximum(tree.ce[roots], tree.cs[roots]) - tree.cs[roots]
         on = path.on_path_ns[idx]
         name, category, span_id = _span_labels(con, tree, idx)
-        self.segments = tuple(
-            map(CriticalSegment, span_id, name, category, tree.start_ns[idx].tolist(), tree.end_ns[idx].tolist(),
-                on.tolist(), _shares(on, wall[run_of]).tolist())
+        self.make_segment = _segment_maker(
+            span_id, name, category, tree.start_ns[idx], tree.end_ns[idx], on, _shares(on, wall[run_of])
         )
         comp = facts.components
-        k = len(COMPONENTS)
-        self.component_objs = tuple(
-            map(Component, COMPONENTS * tree.n_traces, comp.ravel().tolist(),
-                _shares(comp, wall[:, None]).reshape(-1).tolist())
-        )
-        self.n_components = k
+        self.make_component = _component_maker(comp.ravel(), _shares(comp, wall[:, None]).reshape(-1))
+        self.n_components = len(COMPONENTS)
 
     def build_runs(
         self,
         order: list[int],
         rows: dict[str, list[Any]],
-        steps_by_run: dict[str, tuple[Step, ...]],
+        steps_by_run: dict[str, Records[Step]],
         views: dict[int, tuple[SpanView, ...]],
     ) -> tuple[Run, ...]:
         """The Run of every run index in ``order``, from ``fetch_run_rows`` columns.
@@ -151,15 +146,36 @@ class RunAssembler:
              for a, b, c in zip(col("cost_reported"), col("cost_computed"), col("cost_unknown"))],
             [tuple(x or ()) for x in col("unknown_models")],
             steps,
-            slices(self.component_objs, [t * n for t in order], [(t + 1) * n for t in order]),
-            slices(self.segments, [self.cp_lo[t] for t in order], [self.cp_hi[t] for t in order]),
+            [Records(self.make_component, t * n, (t + 1) * n) for t in order],
+            [Records(self.make_segment, self.cp_lo[t], self.cp_hi[t]) for t in order],
             [views.get(t, ()) for t in order],
             col("escalated", bool),
         ))
 
-    def critical_segments(self, t: int) -> tuple[CriticalSegment, ...]:
+    def critical_segments(self, t: int) -> Records[CriticalSegment]:
         """One CriticalSegment per on-path span of run ``t``, in time order (virtual root left out)."""
-        return self.segments[self.cp_lo[t] : self.cp_hi[t]]
+        return Records(self.make_segment, self.cp_lo[t], self.cp_hi[t])
+
+
+def _segment_maker(*columns: Any) -> Any:
+    """``make(row)``: the CriticalSegment of one row of the on-path span columns."""
+    span_id, name, category, start_ns, end_ns, on_path_ns, share = map(getter, columns)
+
+    def make(i: int) -> CriticalSegment:
+        return CriticalSegment(span_id(i), name(i), category(i), start_ns(i), end_ns(i), on_path_ns(i), share(i))
+
+    return make
+
+
+def _component_maker(duration_ns: Any, share: Any) -> Any:
+    """``make(row)``: the Component of row ``run * len(COMPONENTS) + k``."""
+    k = len(COMPONENTS)
+    duration, part = getter(duration_ns), getter(share)
+
+    def make(i: int) -> Component:
+        return Component(COMPONENTS[i % k], duration(i), part(i))
+
+    return make
 
 
 def _shares(part_ns: Any, wall_ns: Any) -> Any:

@@ -17,10 +17,11 @@ tree; creates the temp tables ``step_members(rid, step_rid)`` and ``steps``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agentprof.analyzers._columns import pylist, repeated_strings, slices
-from agentprof.profile import Step, TokenBuckets
+from agentprof.analyzers._columns import getter, lazy_values, repeated_strings
+from agentprof.profile import Records, Step, TokenBuckets
 
 if TYPE_CHECKING:
     import duckdb
@@ -116,14 +117,24 @@ FROM heads h JOIN windowed w USING (step_rid) LEFT JOIN agg a USING (step_rid)
 """
 
 
+_STEP_COLUMNS = (
+    "trace_id", "step_index", "agent_name", "span_id", "explicit", "model", "start_ns", "end_ns",
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+    "cost_usd", "cumulative_cost_usd", "marginal_cost_usd", "cost_growth",
+    "system_tokens", "tool_schemas_tokens", "history_tokens", "tool_outputs_tokens", "unattributed_tokens",
+    "error_count",
+)
+"""The columns of ``fetch_steps``'s query a Step is made from, in Step's field order."""
+
+
 def build_step_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the temp tables ``step_members`` and ``steps`` (needs ``span_tree``)."""
     con.execute(_MEMBERS_SQL)
     con.execute(_STEPS_SQL)
 
 
-def fetch_steps(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list[Any] | None = None) -> dict[str, tuple[Step, ...]]:
-    """Step objects per run id, in step order (columns moved as Arrow, not row by row)."""
+def fetch_steps(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list[Any] | None = None) -> dict[str, Records[Step]]:
+    """The steps of each run id, in step order (columns moved as Arrow, not row by row)."""
     import numpy as np
 
     filt = f"WHERE {where}" if where else ""
@@ -157,44 +168,45 @@ def fetch_steps(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list
     m_llm = members.column("is_llm").to_numpy(zero_copy_only=False).astype(bool)
     m_id = members.column("span_id").to_numpy(zero_copy_only=False)
     m_tool = members.column("tool").to_numpy(zero_copy_only=False)
-    llm_rid, llm_ids = m_rid[m_llm], m_id[m_llm].tolist()
-    tool_rid, tool_ids, tool_names = m_rid[~m_llm], m_id[~m_llm].tolist(), m_tool[~m_llm].tolist()
+    llm_rid, llm_ids = m_rid[m_llm], tuple(m_id[m_llm].tolist())
+    tool_rid, tool_ids, tool_names = m_rid[~m_llm], tuple(m_id[~m_llm].tolist()), tuple(m_tool[~m_llm].tolist())
     step_rids = tbl.column("step_rid").to_numpy()
-    llm_lo = np.searchsorted(llm_rid, step_rids, side="left").tolist()
-    llm_hi = np.searchsorted(llm_rid, step_rids, side="right").tolist()
-    tool_lo = np.searchsorted(tool_rid, step_rids, side="left").tolist()
-    tool_hi = np.searchsorted(tool_rid, step_rids, side="right").tolist()
-
-    names = (
-        "trace_id", "step_index", "agent_name", "span_id", "explicit", "model", "start_ns", "end_ns",
-        "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-        "cost_usd", "cumulative_cost_usd", "marginal_cost_usd", "cost_growth",
-        "system_tokens", "tool_schemas_tokens", "history_tokens", "tool_outputs_tokens", "unattributed_tokens",
-        "sized_calls", "error_count",
-    )
+    bounds = [
+        np.searchsorted(rid, step_rids, side=side) for rid in (llm_rid, tool_rid) for side in ("left", "right")
+    ]
     repeated = {"trace_id", "agent_name", "model"}  # few distinct values: one str object each
-    c = {n: repeated_strings(tbl.column(n)) if n in repeated else pylist(tbl.column(n)) for n in names}
-    # Positional construction through map() over whole columns: one C-level loop per class
-    # instead of a keyword call per field (Steps and their buckets are ~7 per run).
-    estimated = (tbl.column("sized_calls").to_numpy(zero_copy_only=False) > 0).tolist() if tbl.num_rows else []
-    buckets = list(map(TokenBuckets, c["system_tokens"], c["tool_schemas_tokens"], c["history_tokens"],
-                       c["tool_outputs_tokens"], c["unattributed_tokens"], estimated))
-    steps = list(map(
-        Step, c["trace_id"], c["step_index"], c["agent_name"], c["span_id"], c["explicit"], c["model"],
-        c["start_ns"], c["end_ns"], c["input_tokens"], c["output_tokens"], c["cache_read_tokens"],
-        c["cache_write_tokens"], c["cost_usd"], c["cumulative_cost_usd"], c["marginal_cost_usd"], c["cost_growth"],
-        buckets,
-        slices(llm_ids, llm_lo, llm_hi),
-        slices(tool_ids, tool_lo, tool_hi),
-        slices(tool_names, tool_lo, tool_hi),
-        c["error_count"],
-    ))
-    # Rows come ordered by run: cut the list where the run id changes.
+    c = {n: repeated_strings(tbl.column(n)) if n in repeated else lazy_values(tbl.column(n)) for n in _STEP_COLUMNS}
+    c["estimated"] = tbl.column("sized_calls").to_numpy(zero_copy_only=False) > 0
+    make = _step_maker(c, bounds, llm_ids, tool_ids, tool_names)
+    # Rows come ordered by run: cut where the run id changes. Each run gets a Records over
+    # its rows; a Step (with its buckets and span id tuples) is built only when read.
     run_ids = c["trace_id"]
-    out: dict[str, tuple[Step, ...]] = {}
+    out: dict[str, Records[Step]] = {}
     start = 0
     for k in range(1, len(run_ids) + 1):
         if k == len(run_ids) or run_ids[k] != run_ids[start]:
-            out[run_ids[start]] = tuple(steps[start:k])
+            out[run_ids[start]] = Records(make, start, k)
             start = k
     return out
+
+
+def _step_maker(
+    c: dict[str, Any], bounds: list[Any], llm_ids: tuple[str, ...], tool_ids: tuple[str, ...], tool_names: tuple[str, ...]
+) -> Callable[[int], Step]:
+    """``make(row)``: the Step of one row of ``fetch_steps``'s columns."""
+    (run_id, index, agent, span_id, explicit, model, start_ns, end_ns, input_tokens, output_tokens, cache_read,
+     cache_write, cost, cumulative, marginal, growth, system, schemas, history, outputs, unattributed,
+     errors) = (getter(c[n]) for n in _STEP_COLUMNS)
+    estimated = getter(c["estimated"])
+    llm_lo, llm_hi, tool_lo, tool_hi = map(getter, bounds)
+
+    def make(i: int) -> Step:
+        lo, hi = tool_lo(i), tool_hi(i)
+        return Step(
+            run_id(i), index(i), agent(i), span_id(i), explicit(i), model(i), start_ns(i), end_ns(i),
+            input_tokens(i), output_tokens(i), cache_read(i), cache_write(i), cost(i), cumulative(i), marginal(i),
+            growth(i), TokenBuckets(system(i), schemas(i), history(i), outputs(i), unattributed(i), estimated(i)),
+            llm_ids[llm_lo(i) : llm_hi(i)], tool_ids[lo:hi], tool_names[lo:hi], errors(i),
+        )
+
+    return make

@@ -57,6 +57,61 @@ def test_profile_round_trips_through_json(builder: TraceBuilder) -> None:
     assert again == profile
 
 
+def test_run_records_behave_as_tuples_of_the_dataclasses(builder: TraceBuilder) -> None:
+    """Steps, components and critical paths are made when read (``Records``): they must
+    compare, hash, slice, copy, pickle and serialize exactly as the tuples they stand for."""
+    import copy
+    import dataclasses
+    import pickle
+
+    from agentprof.profile import COMPONENTS, Records, Step
+
+    root = builder.span("agent", category="agent", start=0, end=10, agent_name="a")
+    for k in range(3):
+        builder.span("chat", category="llm", parent=root, start=3 * k, end=3 * k + 1, agent_name="a",
+                     input_tokens=100 * (k + 1), output_tokens=10, system_chars=40, history_chars=40 * k)
+        builder.span("search", category="tool", parent=root, start=3 * k + 1.5, end=3 * k + 2.5, tool_name="search")
+    profile, _ = analyze_builder(builder)
+    (run,) = profile.runs
+    for records in (run.steps, run.components, run.critical_path):
+        assert isinstance(records, Records) and len(records) > 1
+        items = tuple(records)
+        assert records == items and items == records and not (records != items) and hash(records) == hash(items)
+        assert records[0] == items[0] and records[-1] == items[-1] and records[1:] == items[1:]
+        assert records[::-1] == items[::-1] and tuple(reversed(records)) == items[::-1]
+        assert records.index(items[1]) == 1 and items[0] in records and records.count(items[0]) == 1
+        assert repr(records) == repr(items)
+        assert pickle.loads(pickle.dumps(records)) == items and copy.deepcopy(records) == items
+        for bad in (len(items), -len(items) - 1):
+            try:
+                records[bad]
+            except IndexError:
+                pass
+            else:
+                raise AssertionError(f"index {bad} of {len(items)} records did not raise")
+    assert records != items[:-1] and records != list(items)  # a list is not a tuple, as for tuples
+    assert [c.name for c in run.components] == list(COMPONENTS)
+    assert all(type(s) is Step for s in run.steps) and run.steps[0].buckets is not None
+    # Profile.to_dict reads Records like dataclasses.asdict reads tuples.
+    plain = dataclasses.replace(run, steps=tuple(run.steps), components=tuple(run.components),
+                                critical_path=tuple(run.critical_path))
+    assert dataclasses.asdict(plain) == Profile.to_dict(dataclasses.replace(profile, runs=(run,)))["runs"][0]
+    assert plain == run and run == plain
+
+
+def test_rule_context_component_matrix_is_the_runs_components(builder: TraceBuilder) -> None:
+    import numpy as np
+
+    for i in range(3):
+        builder.trace()
+        research_run(builder) if i != 1 else builder.span("lonely", category="tool", start=0, end=2)
+    profile, con = analyze_builder(builder)
+    from_runs = RuleContext(con=con, config=Config(), runs=profile.runs, aggregates=profile.aggregates)
+    expected = np.array([[c.duration_ns for c in r.components] for r in profile.runs])
+    assert from_runs.component_matrix.tolist() == expected.tolist()
+    assert from_runs.wall_ns.tolist() == [r.wall_ns for r in profile.runs]
+
+
 def test_findings_sort_by_saving_then_dollars_then_severity() -> None:
     def f(code: str, s: float | None, usd: float | None, sev: str) -> Finding:
         return Finding(code=code, name="x", severity=sev, message="", suggestion="", run_id=None, span_ids=("a",),

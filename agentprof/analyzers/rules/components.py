@@ -32,21 +32,24 @@ def _component_findings(ctx: Any, code: str, component: str, key: str, default: 
     bound. The spans are the on-path spans of ``categories`` holding most of each run's path
     (the run's root when none), worst runs first.
     """
+    import numpy as np
+
     limit = threshold(ctx, key, default)
     runs = list(getattr(ctx, "runs", None) or ())
-    slot = COMPONENTS.index(component)
+    if not runs:
+        return
+    # Shares of every run at once (Run.components holds the same numbers, one object each).
+    part_ns = ctx.component_matrix[:, COMPONENTS.index(component)]
+    wall_ns = ctx.wall_ns
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.where(wall_ns > 0, part_ns / np.where(wall_ns > 0, wall_ns, 1), 0.0)
     over = []
-    for run in runs:
-        # Run.components is in COMPONENTS order: look there first, search only if it is not.
-        comp = run.components[slot] if slot < len(run.components) else None
-        if comp is None or comp.name != component:
-            comp = next((c for c in run.components if c.name == component), None)
-        if comp is None or run.wall_ns <= 0 or comp.duration_ns / run.wall_ns <= limit:
-            continue
+    for i in np.flatnonzero((wall_ns > 0) & (shares > limit)).tolist():
+        run = runs[i]
         segs = sorted((s for s in run.critical_path if s.category in categories and s.on_path_ns > 0),
                       key=lambda s: (-s.on_path_ns, s.span_id))[:10]
         ids = [s.span_id for s in segs] or [s.span_id for s in run.critical_path[:1]]
-        over.append((comp.duration_ns / run.wall_ns, comp.duration_ns, run, ids))
+        over.append((float(shares[i]), int(part_ns[i]), run, ids))
     if not over:
         return
     over.sort(key=lambda o: (-o[0], o[2].run_id))
