@@ -47,6 +47,32 @@ def test_compounding_history_triggers_ap201_and_ap202(builder):
     assert_span_ids_exist(profile, con)
 
 
+def test_ap201_fits_each_agent_on_its_own_and_falls_back_to_tokens_without_prices(builder):
+    # Two agents take turns in one run. The planner's model has no price, so its series is
+    # input + output tokens: 1,100 + 500 k over 6 steps (growth 500 / 1,100 = 45%, 7,500
+    # tokens above the flat 6 x 1,100). The coder's priced steps are flat: no finding.
+    root = builder.span("team", category="agent", start=0, end=30)
+    planner = []
+    for k in range(6):
+        t = 1 + 4.0 * k
+        planner.append(llm(builder, root, t, t + 1, agent_name="planner", request_model="acme-planner-1",
+                           response_model=None, provider="acme", input_tokens=1000 + 500 * k, output_tokens=100))
+        llm(builder, root, t + 2, t + 3, agent_name="coder", input_tokens=2000, output_tokens=100)
+    profile, con = analyze_trace(builder)
+    (growth,) = of(profile, "AP201")
+    assert growth.message == (
+        "Agent 'planner': Step cost grows 45% of the first step per step over 6 steps "
+        "(step 1: 1,100 tokens, step 6: 3,600 tokens); 7,500 tokens of the run's 14,100 tokens "
+        "is above a flat per-step cost."
+    )
+    assert growth.span_ids == tuple(planner)
+    assert growth.est_savings_usd is None
+    assert_span_ids_exist(profile, con)
+    # Six steps per agent are fewer than marginal_cost_min_steps = 7, though the run has twelve.
+    fewer, _ = analyze_trace(builder, thresholds={"marginal_cost_min_steps": 7})
+    assert of(fewer, "AP201") == []
+
+
 def test_flat_steps_do_not_trigger_ap201_or_ap202(builder):
     compounding_history(builder, growth_tokens=0)
     profile, _ = analyze_trace(builder)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from functools import lru_cache
-from operator import attrgetter, mul
 from typing import Any, Final
 
 from agentprof.analyzers.rules._registry import rule
@@ -50,24 +49,6 @@ def cheaper_model(model: str | None) -> str | None:
     return None
 
 
-def _fit(values: list[float]) -> tuple[float, float]:
-    """Least-squares line through (0, v0), (1, v1), ...: (intercept, slope)."""
-    n = len(values)
-    mean_x = (n - 1) / 2
-    mean_y = sum(values) / n
-    dx = _centered_x(n)
-    sxx = sum(map(mul, dx, dx))
-    slope = sum(map(mul, dx, [v - mean_y for v in values])) / sxx if sxx else 0.0
-    return mean_y - slope * mean_x, slope
-
-
-@lru_cache(maxsize=64)
-def _centered_x(n: int) -> tuple[float, ...]:
-    """``i - (n - 1) / 2`` for i in 0..n-1 (runs have few distinct step counts)."""
-    mean_x = (n - 1) / 2
-    return tuple(i - mean_x for i in range(n))
-
-
 @rule(
     "AP201",
     "compounding-step-cost",
@@ -109,51 +90,76 @@ def check_marginal_growth(ctx: Any):
       https://www.anthropic.com/engineering/effective-context-engineering-for-ai-agents
     """
     limit = threshold(ctx, "marginal_cost_growth", 0.15)
-    min_steps = threshold(ctx, "marginal_cost_min_steps", 6)
-    need = max(min_steps, 2)
-    for run in getattr(ctx, "runs", None) or ():
-        if len(run.steps) < need:
-            continue
-        # One series per agent: a step extends the context of its own agent's previous step.
-        by_agent: dict[str | None, list[Any]] = defaultdict(list)
-        for step in sorted(run.steps, key=_STEP_INDEX):
-            by_agent[step.agent_name].append(step)
-        for agent, steps in by_agent.items():
-            if len(steps) >= need:
-                yield from _growth_finding(ctx, run, agent, steps, limit)
-
-
-_STEP_INDEX = attrgetter("index")
-
-
-def _growth_finding(ctx: Any, run: Any, agent: str | None, steps: list[Any], limit: float):
-    """One AP201 finding for one agent's steps of a run, if their cost grows too fast."""
-    use_cost = all(s.cost_usd is not None for s in steps)
-    values = [float(s.cost_usd) if use_cost else float(s.input_tokens + s.output_tokens) for s in steps]
-    intercept, slope = _fit(values)
-    base = intercept if intercept > 0 else values[0]
-    if base <= 0:
+    need = max(int(threshold(ctx, "marginal_cost_min_steps", 6)), 2)
+    if not getattr(ctx, "runs", None):  # no analyzed runs, no step tables
         return
-    growth = slope / base
-    if growth <= limit:
-        return
-    excess = max(0.0, sum(values) - len(values) * base)
-    who = f"Agent {agent!r}: " if agent and len({s.agent_name for s in run.steps}) > 1 else ""
-    unit = fmt_usd if use_cost else (lambda v: f"{v:,.0f} tokens")
-    yield make_finding(
-        ctx,
-        "AP201",
-        run_id=run.run_id,
-        message=(
-            f"{who}Step cost grows {pct(growth)} of the first step per step over {len(steps)} steps "
-            f"(step 1: {unit(values[0])}, step {len(steps)}: {unit(values[-1])}); "
-            f"{unit(excess)} of the run's {unit(sum(values))} is above a flat per-step cost."
-        ),
-        suggestion="Summarize or trim the conversation history and large tool results between steps.",
-        span_ids=[s.span_id for s in steps],
-        savings_usd=excess if use_cost else None,
-        cost_usd=run.cost_usd,
-    )
+    totals = run_totals(ctx)
+    for r in rows(ctx.con, _GROWTH_SQL, [need, need, limit]):
+        use_cost = r["use_cost"]
+        unit = fmt_usd if use_cost else (lambda v: f"{v:,.0f} tokens")
+        who = f"Agent {r['agent_name']!r}: " if r["agent_name"] and r["agents"] > 1 else ""
+        n, first, last, total, excess = r["n"], r["first"], r["last"], r["total"], r["excess"]
+        yield make_finding(
+            ctx,
+            "AP201",
+            run_id=r["trace_id"],
+            message=(
+                f"{who}Step cost grows {pct(r['growth'])} of the first step per step over {n} steps "
+                f"(step 1: {unit(first)}, step {n}: {unit(last)}); "
+                f"{unit(excess)} of the run's {unit(total)} is above a flat per-step cost."
+            ),
+            suggestion="Summarize or trim the conversation history and large tool results between steps.",
+            span_ids=r["span_ids"],
+            savings_usd=excess if use_cost else None,
+            cost_usd=totals.get(r["trace_id"], (0.0, None))[1],
+        )
+
+
+# One series per (run, agent): a step extends the context of its own agent's previous step.
+# The line is fitted by least squares through (0, y0), (1, y1), ... in step order, where y is
+# the step's cost when every step of the series has one, else its input + output tokens.
+_GROWTH_SQL = """
+WITH long_runs AS (
+    SELECT trace_id, count(DISTINCT agent_name) + max((agent_name IS NULL)::INT) AS agents
+    FROM steps GROUP BY trace_id HAVING count(*) >= ?
+),
+series AS (
+    SELECT s.trace_id, s.agent_name, s.step_index, s.span_id, s.cost_usd, r.agents,
+           (coalesce(s.input_tokens, 0) + coalesce(s.output_tokens, 0))::DOUBLE AS tokens,
+           (row_number() OVER (PARTITION BY s.trace_id, s.agent_name ORDER BY s.step_index) - 1)::DOUBLE AS x
+    FROM steps s JOIN long_runs r USING (trace_id)
+),
+fits AS (
+    SELECT trace_id, agent_name, any_value(agents) AS agents, count(*) AS n,
+           count(cost_usd) = count(*) AS use_cost,
+           regr_intercept(cost_usd, x) AS cost_a, regr_slope(cost_usd, x) AS cost_b,
+           sum(cost_usd) AS cost_total, arg_min(cost_usd, x) AS cost_first, arg_max(cost_usd, x) AS cost_last,
+           regr_intercept(tokens, x) AS tokens_a, regr_slope(tokens, x) AS tokens_b,
+           sum(tokens) AS tokens_total, arg_min(tokens, x) AS tokens_first, arg_max(tokens, x) AS tokens_last
+    FROM series GROUP BY trace_id, agent_name HAVING count(*) >= ?
+),
+chosen AS (
+    SELECT trace_id, agent_name, agents, n, use_cost,
+           CASE WHEN use_cost THEN cost_a ELSE tokens_a END AS a,
+           CASE WHEN use_cost THEN cost_b ELSE tokens_b END AS b,
+           CASE WHEN use_cost THEN cost_total ELSE tokens_total END AS total,
+           CASE WHEN use_cost THEN cost_first ELSE tokens_first END AS first,
+           CASE WHEN use_cost THEN cost_last ELSE tokens_last END AS last
+    FROM fits
+),
+based AS (  -- the fitted first step, or the real one when the fit starts at or below zero
+    SELECT *, CASE WHEN a > 0 THEN a ELSE first END AS base FROM chosen
+),
+growing AS (
+    SELECT *, b / base AS growth, greatest(0.0, total - n * base) AS excess
+    FROM based WHERE base > 0 AND b / base > ?
+)
+SELECT g.*, l.span_ids FROM growing g JOIN (
+    SELECT trace_id, agent_name, list(span_id ORDER BY x) AS span_ids
+    FROM series WHERE trace_id IN (SELECT trace_id FROM growing) GROUP BY trace_id, agent_name
+) l ON l.trace_id = g.trace_id AND l.agent_name IS NOT DISTINCT FROM g.agent_name
+ORDER BY g.trace_id, g.agent_name
+"""
 
 
 _COMPOUNDING_SQL = """
