@@ -36,11 +36,12 @@ def find_run(profile: Profile, run_id: str) -> Run:
 
 def default_run(profile: Profile) -> Run | None:
     """The run a report details by default: the slowest run that still has detail."""
-    detailed = [r for r in profile.runs if has_detail(r)]
-    pool = detailed or list(profile.runs)
+    detailed = [(k, r) for k, r in enumerate(profile.runs) if has_detail(r)]
+    pool = detailed or list(enumerate(profile.runs))
     if not pool:
         return None
-    return max(pool, key=lambda r: (r.wall_ns, -profile.runs.index(r)))
+    # The earliest of equally slow runs: by position (runs.index would make this quadratic).
+    return max(pool, key=lambda kr: (kr[1].wall_ns, -kr[0]))[1]
 
 
 def runs_by_wall(profile: Profile) -> list[Run]:

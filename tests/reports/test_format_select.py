@@ -67,3 +67,27 @@ def test_default_run_and_prefix_lookup():
     assert S.find_run(profile, profile.runs[2].run_id[:5]) is profile.runs[2]
     assert S.tool_summary(("a", "b", "b", "c")) == "a, b ×2, c"
     assert S.cost_sources_total(profile) == {"reported": 2, "computed": 3, "unknown": 2}
+
+
+def test_default_run_is_the_earliest_of_the_slowest_and_never_compares_runs():
+    """Picking the run must be linear: comparing runs for equality (``runs.index``) made the
+    report of 50,000 runs take minutes."""
+    import dataclasses
+
+    from agentprof.profile import Run
+
+    class NoEq(Run):
+        __slots__ = ()
+
+        def __eq__(self, other):
+            raise AssertionError("runs compared for equality")
+
+        __hash__ = None
+
+    base = P.three_run_profile()
+    template = base.runs[0]
+    runs = tuple(NoEq(**{f.name: getattr(template, f.name) for f in dataclasses.fields(Run)}
+                      | {"run_id": f"{k:032x}", "end_ns": template.start_ns + (5 if k in (3, 7) else 1)})
+                 for k in range(10))
+    profile = dataclasses.replace(base, runs=runs)
+    assert S.default_run(profile) is runs[3]
