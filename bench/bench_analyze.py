@@ -13,6 +13,8 @@ Each case runs in a fresh process (peak RSS via ``os.wait4``):
                  "last-finishing child" and "previous sibling" edges, ASOF JOIN)
   analyze        ``agentprof.analyzers.analyze(con, Config())``: steps, buckets, latency
                  components, critical paths, rules, aggregates → Profile
+  reports        (only with --cases reports) the Profile rendered as the terminal, Markdown,
+                 HTML and JSON reports, each timed; the analysis before them is not
 """
 
 from __future__ import annotations
@@ -134,6 +136,43 @@ def run_analyze(db: str) -> dict:
     return {"analyze_seconds": dt, "imports_seconds": imports_s, "runs": len(profile.runs), "findings": len(profile.findings)}
 
 
+def run_reports(db: str) -> dict:
+    """Render the Profile of the store as the CLI does (terminal, Markdown, HTML, JSON); the
+    analysis itself runs first, untimed."""
+    import io
+
+    from rich.console import Console
+
+    from agentprof.analyzers import analyze
+    from agentprof.config import Config
+    from agentprof.reports import html_report, json_report, markdown, terminal
+    from agentprof.store import open_store
+
+    con = open_store(db)
+    profile = analyze(con, Config())
+    con.close()
+    timings, sizes = {}, {}
+    renderers = {
+        "terminal": lambda: _terminal_text(profile, terminal, Console, io),
+        "markdown": lambda: markdown.render(profile),
+        "html": lambda: html_report.render(profile),
+        "json": lambda: json_report.render(profile),
+    }
+    for name, render in renderers.items():
+        t = time.perf_counter()
+        text = render()
+        timings[name] = time.perf_counter() - t
+        sizes[name] = len(text.encode("utf-8"))
+        del text
+    return {"report_seconds": timings, "report_bytes": sizes}
+
+
+def _terminal_text(profile, terminal, console_cls, io) -> str:
+    out = io.StringIO()
+    terminal.render(profile, console_cls(file=out, width=120, highlight=False))
+    return out.getvalue()
+
+
 def _run(cmd: list[str]) -> dict:
     load = os.getloadavg()[0]
     t = time.perf_counter()
@@ -176,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.run_case:
-        fn = {"sql_reference": run_sql_reference, "analyze": run_analyze}[args.run_case]
+        fn = {"sql_reference": run_sql_reference, "analyze": run_analyze, "reports": run_reports}[args.run_case]
         print(json.dumps(fn(args.db)))
         return 0
 
@@ -212,6 +251,12 @@ def report(results: dict, db: Path) -> str:
             lines.append(f"\nanalyze() ÷ hand-written SQL: {an['analyze_seconds'] / sum(ref['timings'].values()):.2f}×")
         lines.append(f"analyze(): {an['runs']:,} runs, {an['findings']} findings; library imports before the timer "
                      f"(pandas, which pyarrow loads on first use) {an.get('imports_seconds', 0):.2f} s")
+    rep = results.get("reports")
+    if rep:
+        lines += ["", "| report of the whole Profile (analysis untimed) | seconds | bytes |", "|---|---:|---:|"]
+        for name, sec in rep["report_seconds"].items():
+            lines.append(f"| {name} | {sec:.2f} | {rep['report_bytes'][name]:,} |")
+        lines.append(f"(reports process: peak RSS {rep['peak_rss_mb']:,.0f} MB, including the analysis)")
     return "\n".join(lines)
 
 
