@@ -447,10 +447,21 @@ class Profile:
         return _from_dict(cls, data)
 
 
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _plain(value: Any) -> Any:
-    """``dataclasses.asdict`` that also reads ``Records`` (as tuples) instead of deep-copying them."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    """``dataclasses.asdict`` that also reads ``Records`` (as tuples) instead of deep-copying
+    them; field names are looked up once per class (a Profile can hold millions of objects)."""
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    names = _FIELD_NAMES.get(cls)
+    if names is None and dataclasses.is_dataclass(cls):
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, Records):
         return tuple(map(_plain, value))
     if isinstance(value, (list, tuple)):
