@@ -94,7 +94,6 @@ class RunAssembler:
         )
         comp = facts.components
         self.make_component = _component_maker(comp.ravel(), _shares(comp, wall[:, None]).reshape(-1))
-        self.n_components = len(COMPONENTS)
 
     def build_runs(
         self,
@@ -119,7 +118,7 @@ class RunAssembler:
 
         run_ids = col("run_id")
         steps = [steps_by_run.get(rid, ()) for rid in run_ids]
-        n = self.n_components
+        n = len(COMPONENTS)
         return tuple(map(
             Run,
             run_ids,
@@ -151,10 +150,6 @@ class RunAssembler:
             [views.get(t, ()) for t in order],
             col("escalated", bool),
         ))
-
-    def critical_segments(self, t: int) -> Records[CriticalSegment]:
-        """One CriticalSegment per on-path span of run ``t``, in time order (virtual root left out)."""
-        return Records(self.make_segment, self.cp_lo[t], self.cp_hi[t])
 
 
 def _segment_maker(*columns: Any) -> Any:
