@@ -136,6 +136,8 @@ def build_step_tables(con: duckdb.DuckDBPyConnection) -> None:
 def fetch_steps(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list[Any] | None = None) -> dict[str, Records[Step]]:
     """The steps of each run id, in step order (columns moved as Arrow, not row by row)."""
     import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     filt = f"WHERE {where}" if where else ""
     tbl = con.sql(
@@ -164,12 +166,15 @@ def fetch_steps(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list
         """,
         params=(params or []) or None,
     ).to_arrow_table()
+    # The member ids stay Arrow strings until a Step is read (a Python str each costs more
+    # than the rest of a step's columns).
     m_rid = members.column("step_rid").to_numpy()
     m_llm = members.column("is_llm").to_numpy(zero_copy_only=False).astype(bool)
-    m_id = members.column("span_id").to_numpy(zero_copy_only=False)
-    m_tool = members.column("tool").to_numpy(zero_copy_only=False)
-    llm_rid, llm_ids = m_rid[m_llm], tuple(m_id[m_llm].tolist())
-    tool_rid, tool_ids, tool_names = m_rid[~m_llm], tuple(m_id[~m_llm].tolist()), tuple(m_tool[~m_llm].tolist())
+    llm_mask, tool_mask = pa.array(m_llm), pa.array(~m_llm)
+    llm_rid, llm_ids = m_rid[m_llm], members.column("span_id").filter(llm_mask).combine_chunks()
+    tool_rid = m_rid[~m_llm]
+    tool_ids = members.column("span_id").filter(tool_mask).combine_chunks()
+    tool_names = members.column("tool").filter(tool_mask).combine_chunks()
     step_rids = tbl.column("step_rid").to_numpy()
     bounds = [
         np.searchsorted(rid, step_rids, side=side) for rid in (llm_rid, tool_rid) for side in ("left", "right")
@@ -180,19 +185,17 @@ def fetch_steps(con: duckdb.DuckDBPyConnection, *, where: str = "", params: list
     make = _step_maker(c, bounds, llm_ids, tool_ids, tool_names)
     # Rows come ordered by run: cut where the run id changes. Each run gets a Records over
     # its rows; a Step (with its buckets and span id tuples) is built only when read.
+    n = tbl.num_rows
+    if not n:
+        return {}
+    ids = tbl.column("trace_id").combine_chunks()
+    cuts = np.flatnonzero(pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)) + 1
+    starts, ends = [0, *cuts.tolist()], [*cuts.tolist(), n]
     run_ids = c["trace_id"]
-    out: dict[str, Records[Step]] = {}
-    start = 0
-    for k in range(1, len(run_ids) + 1):
-        if k == len(run_ids) or run_ids[k] != run_ids[start]:
-            out[run_ids[start]] = Records(make, start, k)
-            start = k
-    return out
+    return {run_ids[a]: Records(make, a, b) for a, b in zip(starts, ends)}
 
 
-def _step_maker(
-    c: dict[str, Any], bounds: list[Any], llm_ids: tuple[str, ...], tool_ids: tuple[str, ...], tool_names: tuple[str, ...]
-) -> Callable[[int], Step]:
+def _step_maker(c: dict[str, Any], bounds: list[Any], llm_ids: Any, tool_ids: Any, tool_names: Any) -> Callable[[int], Step]:
     """``make(row)``: the Step of one row of ``fetch_steps``'s columns."""
     (run_id, index, agent, span_id, explicit, model, start_ns, end_ns, input_tokens, output_tokens, cache_read,
      cache_write, cost, cumulative, marginal, growth, system, schemas, history, outputs, unattributed,
@@ -200,13 +203,16 @@ def _step_maker(
     estimated = getter(c["estimated"])
     llm_lo, llm_hi, tool_lo, tool_hi = map(getter, bounds)
 
+    def strings(values: Any, lo: int, hi: int) -> tuple[str, ...]:
+        return tuple(values.slice(lo, hi - lo).to_pylist())
+
     def make(i: int) -> Step:
         lo, hi = tool_lo(i), tool_hi(i)
         return Step(
             run_id(i), index(i), agent(i), span_id(i), explicit(i), model(i), start_ns(i), end_ns(i),
             input_tokens(i), output_tokens(i), cache_read(i), cache_write(i), cost(i), cumulative(i), marginal(i),
             growth(i), TokenBuckets(system(i), schemas(i), history(i), outputs(i), unattributed(i), estimated(i)),
-            llm_ids[llm_lo(i) : llm_hi(i)], tool_ids[lo:hi], tool_names[lo:hi], errors(i),
+            strings(llm_ids, llm_lo(i), llm_hi(i)), strings(tool_ids, lo, hi), strings(tool_names, lo, hi), errors(i),
         )
 
     return make
