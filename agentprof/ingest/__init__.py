@@ -136,7 +136,7 @@ def _read_fast(con: duckdb.DuckDBPyConnection, path: str, direct: bool) -> str |
     precisely.
     """
     from agentprof import schema
-    from agentprof.ingest import fastpath, normalize, onepass, repair
+    from agentprof.ingest import batches, fastpath, normalize, onepass, repair
 
     def undo() -> None:
         con.execute(f"DELETE FROM {repair.STAGE} WHERE source_file = ?", [path])
@@ -157,7 +157,8 @@ def _read_fast(con: duckdb.DuckDBPyConnection, path: str, direct: bool) -> str |
         undo()
         return None
     try:  # (it refuses gzip)
-        for table in fastpath.iter_raw_batches_jsonl(path):
+        raw = fastpath.iter_raw_batches_jsonl(path)
+        for table in batches.cut(raw, batches.rows_to_fill(con, repair.STAGE)):
             normalize.normalize_into(con, table, target=repair.STAGE)
     except fastpath.FastPathUnsupported:
         undo()
@@ -165,7 +166,7 @@ def _read_fast(con: duckdb.DuckDBPyConnection, path: str, direct: bool) -> str |
     return repair.STAGE
 
 
-def _read_pipelined(con, batches, fmt: str, path: str, progress, done: int, total: int, *, direct: bool = False) -> str:
+def _read_pipelined(con, row_batches, fmt: str, path: str, progress, done: int, total: int, *, direct: bool = False) -> str:
     """Normalize batch N in DuckDB (a worker thread; DuckDB releases the GIL) while Python
     parses batch N+1, so the two cores both work.
 
@@ -179,11 +180,17 @@ def _read_pipelined(con, batches, fmt: str, path: str, progress, done: int, tota
     import duckdb
 
     from agentprof import schema
-    from agentprof.ingest import normalize, repair
+    from agentprof.ingest import batches, normalize, repair
     from agentprof.ingest.raw import rows_to_arrow
 
     cur = con.cursor()  # same database, own connection state: safe to drive from the worker
     target = schema.TABLE if direct else repair.STAGE
+
+    def tables():
+        for rows, at in row_batches:
+            yield rows_to_arrow(rows, fmt, path)
+            if progress is not None:
+                progress(done + at, total)
 
     def load(table) -> None:
         nonlocal target
@@ -199,13 +206,11 @@ def _read_pipelined(con, batches, fmt: str, path: str, progress, done: int, tota
     pending = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         try:
-            for rows, at in batches:
-                table = rows_to_arrow(rows, fmt, path)
+            # Statements sized to the target's row groups (see ``batches``).
+            for table in batches.cut(tables(), batches.rows_to_fill(con, target)):
                 if pending is not None:
                     pending.result()
                 pending = pool.submit(load, table)
-                if progress is not None:
-                    progress(done + at, total)
         finally:
             if pending is not None:
                 pending.result()

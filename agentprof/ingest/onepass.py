@@ -30,10 +30,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from agentprof.ingest import normalize, prompt_parts
+from agentprof.ingest import batches, normalize, prompt_parts
 from agentprof.ingest.fastpath import (
     DEFAULT_BATCH_BYTES,
-    DEFAULT_MIN_ROWS,
     SOURCE_FORMAT,
     FastPathUnsupported,
     _check_block,
@@ -199,7 +198,7 @@ def _open_gzip(path: str, batch_bytes: int):
     import pyarrow as pa
     import pyarrow.json as pj
 
-    from agentprof.ingest.fastpath import MAX_BLOCK_BYTES, _otlp_schema
+    from agentprof.ingest.fastpath import MAX_BLOCK_BYTES, _otlp_schema, parser_memory_pool
 
     try:
         with gzip.open(path, "rb") as fh:  # a block must hold whole lines: size it from the first one
@@ -209,6 +208,7 @@ def _open_gzip(path: str, batch_bytes: int):
             stream,
             read_options=pj.ReadOptions(block_size=min(max(batch_bytes, 2 * first), MAX_BLOCK_BYTES), use_threads=True),
             parse_options=pj.ParseOptions(explicit_schema=_otlp_schema(), unexpected_field_behavior="error", newlines_in_values=False),
+            memory_pool=parser_memory_pool(),
         )
     except (OSError, EOFError, zlib.error, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise OnePassUnsupported(f"{path}: {exc}") from exc
@@ -221,7 +221,7 @@ def ingest_jsonl(
     target: str,
     demote: Callable[[], str] | None = None,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
-    min_rows: int = DEFAULT_MIN_ROWS,
+    rows_per_insert: int | None = None,
     source_file: str | None = None,
     source_format: str = SOURCE_FORMAT,
 ) -> tuple[int, str]:
@@ -232,11 +232,13 @@ def ingest_jsonl(
     are strict (``normalize.NEEDS_STAGE``): the first span that needs a repair or a report
     calls ``demote()``, which moves what is loaded so far into a stage and returns its name,
     and the rest of the file goes there. Memory is bounded by ``batch_bytes`` (one block
-    parsed at a time) and ``min_rows`` (spans gathered from several blocks into one query).
+    parsed at a time) and ``rows_per_insert`` (spans per query, default one row group; the
+    first query fills the target's last row group, see ``batches``).
     Raises :class:`OnePassUnsupported` on the first block that needs another reader; rows of
     earlier blocks are then already inserted.
     """
     import duckdb
+    import pyarrow as pa
 
     path = os.fspath(path)
     if source_file is None:
@@ -246,32 +248,25 @@ def ingest_jsonl(
     statements: dict[tuple[str, frozenset[str]], str] = {}  # per target and set of keys present
     resource_cache: dict = {}
     reader = _open_gzip(path, batch_bytes) if gz else _open(path, batch_bytes)
+    seen: set[str] = set()  # alias keys present in the blocks flattened so far
     inserted = 0
 
-    def next_batch():
-        """(Arrow table of at least ``min_rows`` spans, alias keys present, spans), or None
-        at the end. Runs in the worker thread: parsing, checks and flattening."""
-        import pyarrow as pa
-
-        batches: list = []
-        present: frozenset[str] = frozenset()
-        rows = 0
-        while rows < min_rows:
+    def blocks():
+        """One table of spans per parsed block. Runs in the worker thread (parsing, checks
+        and flattening); a key is in ``seen`` before any row holding it is yielded."""
+        while True:
             try:
                 block = _next_block(reader, path)
             except OSError as exc:  # e.g. a gzip stream cut short: the lenient reader reports it
                 raise OnePassUnsupported(f"{path}: {exc}") from exc
             if block is None:
-                break
+                return
             if block.num_rows == 0:
                 continue
             _check_block(block, path)
             batch, keys = _flatten(block, path, resource_cache)
-            if batch.num_rows:
-                batches.append(batch)
-                present |= keys & _ALIAS_KEYS
-                rows += batch.num_rows
-        return (pa.Table.from_batches(batches), present, rows) if batches else None
+            seen.update(keys & _ALIAS_KEYS)
+            yield pa.Table.from_batches([batch])
 
     def load(table, present: frozenset[str]) -> None:
         nonlocal target
@@ -299,16 +294,19 @@ def ingest_jsonl(
             statements[target, present] = sql.replace("@TARGET@", target)
         return statements[target, present]
 
-    # Parse the next batch in a thread while DuckDB maps this one: both release the GIL.
+    # Parse the next statement's blocks in a thread while DuckDB maps this one: both release
+    # the GIL. Only this loop advances the generator, one step at a time.
+    tables = batches.cut(blocks(), batches.rows_to_fill(con, target, rows_per_insert), rows_per_insert)
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        pending = pool.submit(next_batch)
-        while (got := pending.result()) is not None:
-            pending = pool.submit(next_batch)
-            table, present, rows = got
+        pending = pool.submit(next, tables, None)
+        while (table := pending.result()) is not None:
+            # Every alias key of these rows is in ``seen`` (a superset only adds NULL lookups).
+            present = frozenset(seen)
+            pending = pool.submit(next, tables, None)
             load(table, present)
-            inserted += rows
-            del table, got  # let Arrow free the batch before the next one arrives
+            inserted += table.num_rows
+            del table  # let Arrow free the rows before the next statement's arrive
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return inserted, target

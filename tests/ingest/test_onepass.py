@@ -288,7 +288,7 @@ def test_a_late_refusal_leaves_no_rows_behind(tmp_path, monkeypatch):
     con = open_store()
     repair.create_stage(con)
     with pytest.raises(OnePassUnsupported):
-        onepass.ingest_jsonl(con, p, target=repair.STAGE, batch_bytes=1024, min_rows=1)
+        onepass.ingest_jsonl(con, p, target=repair.STAGE, batch_bytes=1024, rows_per_insert=1)
     assert con.execute(f"SELECT count(*) FROM {repair.STAGE}").fetchone()[0] >= 39  # earlier blocks were in
     con.close()
     _assert_identical(p, monkeypatch, expect_onepass=False)
@@ -297,7 +297,7 @@ def test_a_late_refusal_leaves_no_rows_behind(tmp_path, monkeypatch):
 def test_small_blocks_and_batches_give_the_same_rows(tmp_path):
     p = generate(tmp_path / "m.jsonl", traces=30, seed=5)
     out = []
-    for kw in ({}, {"batch_bytes": 1024, "min_rows": 7}):
+    for kw in ({}, {"batch_bytes": 1024, "rows_per_insert": 7}):
         con = open_store()
         repair.create_stage(con)
         n, _ = onepass.ingest_jsonl(con, p, target=repair.STAGE, **kw)
@@ -425,12 +425,12 @@ def test_a_late_span_needing_the_stage_moves_the_loaded_rows_there(tmp_path, mon
         repair.stage_spans(direct)
         return repair.STAGE
 
-    n, into = onepass.ingest_jsonl(direct, p, target=schema.TABLE, demote=demote, batch_bytes=1024, min_rows=1)
+    n, into = onepass.ingest_jsonl(direct, p, target=schema.TABLE, demote=demote, batch_bytes=1024, rows_per_insert=1)
     assert (n, into) == (48, repair.STAGE)
     assert demoted and 0 < demoted[0] < 48  # earlier batches had gone straight in
     staged = open_store()
     repair.create_stage(staged)
-    onepass.ingest_jsonl(staged, p, target=repair.STAGE, batch_bytes=1024, min_rows=1)
+    onepass.ingest_jsonl(staged, p, target=repair.STAGE, batch_bytes=1024, rows_per_insert=1)
     cols = ", ".join(normalize.schema.COLUMN_NAMES) + ", _bad"
     query = f"SELECT {cols} FROM {repair.STAGE} ORDER BY _seq"
     assert direct.execute(query).fetchall() == staged.execute(query).fetchall()

@@ -1,0 +1,64 @@
+"""Insert statements cut to DuckDB's row groups (``agentprof.ingest.batches``)."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from agentprof import schema
+from agentprof.ingest import batches, ingest_files
+from agentprof.store import open_store
+from tests.ingest.test_onepass import generate
+
+
+def _tables(*sizes: int):
+    start = 0
+    for n in sizes:
+        yield pa.table({"i": pa.array(range(start, start + n), pa.int64())})
+        start += n
+
+
+def test_cut_fills_first_then_whole_groups_and_keeps_order():
+    out = list(batches.cut(_tables(5, 0, 5, 2, 9, 1), first=3, size=4))
+    assert [t.num_rows for t in out] == [3, 4, 4, 4, 4, 3]
+    assert [v for t in out for v in t.column("i").to_pylist()] == list(range(22))
+
+
+def test_cut_exact_multiple_leaves_no_short_table():
+    assert [t.num_rows for t in batches.cut(_tables(8), first=4, size=4)] == [4, 4]
+    assert list(batches.cut(_tables(), first=4, size=4)) == []
+
+
+def test_rows_to_fill_counts_the_last_row_group():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT range AS i FROM range(9)")
+    assert batches.rows_to_fill(con, "t", size=4) == 3
+    con.execute("CREATE TABLE e (i BIGINT)")
+    assert batches.rows_to_fill(con, "e", size=4) == 4
+
+
+def test_duckdb_row_groups_are_the_size_the_cut_assumes(tmp_path):
+    # If DuckDB changes its default row group size, the statements stop lining up with it.
+    con = duckdb.connect(str(tmp_path / "rg.duckdb"))
+    con.execute(f"CREATE TABLE t AS SELECT range AS i FROM range({batches.ROW_GROUP_ROWS + 1})")
+    con.execute("CHECKPOINT")
+    groups = con.execute(
+        "SELECT row_group_id, max(count) FROM pragma_storage_info('t') WHERE column_name = 'i' GROUP BY ALL ORDER BY 1"
+    ).fetchall()
+    assert groups == [(0, batches.ROW_GROUP_ROWS), (1, 1)]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_small_statements_store_the_same_rows(tmp_path, monkeypatch, fast):
+    # Statements of 7 rows (first one filling 7 - 0): the same rows, in the same order.
+    p = generate(tmp_path / "m.jsonl", traces=12, seed=3)
+    cols = ", ".join(schema.COLUMN_NAMES)
+    con = open_store()
+    ingest_files(con, [p], fast=fast)
+    expected = con.execute(f"SELECT {cols} FROM {schema.TABLE} ORDER BY rowid").fetchall()
+    monkeypatch.setattr(batches, "ROW_GROUP_ROWS", 7)
+    small = open_store()
+    ingest_files(small, [p], fast=fast)
+    assert small.execute(f"SELECT {cols} FROM {schema.TABLE} ORDER BY rowid").fetchall() == expected
+    assert len(expected) > 7 * 3
