@@ -194,7 +194,8 @@ class DocumentStream:
             if key == "resource":
                 at = self.pos
                 res = self._value()
-                json_object(res, "resource", self.report, self.place(at), "its spans are kept without resource attributes")
+                if not isinstance(res, dict):  # place() counts lines: only for a note
+                    json_object(res, "resource", self.report, self.place(at), "its spans are kept without resource attributes")
                 resource = dumps(decode_attributes(res.get("attributes") if isinstance(res, dict) else None))
                 for s in pending:
                     self._add(s, resource, s.pop("\0scope", None))
@@ -210,7 +211,8 @@ class DocumentStream:
                         if k2 in ("scope", "instrumentationLibrary"):
                             at = self.pos
                             sc = self._value()
-                            json_object(sc, "scope", self.report, self.place(at), "its spans are kept without a scope name")
+                            if not isinstance(sc, dict):
+                                json_object(sc, "scope", self.report, self.place(at), "its spans are kept without a scope name")
                             scope = (sc.get("name") or None) if isinstance(sc, dict) else None
                         elif k2 == "spans":
                             if not self._here("[", "spans"):

@@ -156,3 +156,26 @@ def test_document_with_resource_after_spans_and_documents_back_to_back(tmp_path)
         ("0000000000000001", "late"),
         ("0000000000000002", "late"),
     ]
+
+
+def test_a_well_formed_document_never_computes_a_place(tmp_path, monkeypatch):
+    # A place (line and offset) counts the lines in the read buffer, so computing one per
+    # resource or scope made reading a large single-document file quadratic. Only a note needs one.
+    from ingest_builders import otlp_span
+
+    from agentprof.ingest import otlp_json_stream
+
+    calls = []
+    real = otlp_json_stream.DocumentStream.place
+    monkeypatch.setattr(otlp_json_stream.DocumentStream, "place", lambda self, at: calls.append(at) or real(self, at))
+    res = {"attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]}
+    doc = {"resourceSpans": [{"resource": res, "scopeSpans": [{"scope": {"name": "sc"}, "spans": [otlp_span(f"{i:016x}")]}]} for i in range(1, 30)]}
+    p = tmp_path / "doc.json"
+    p.write_text(json.dumps(doc, indent=2))
+    (sf,) = ingest_files(open_store(), [p])
+    assert (sf.format, sf.spans_read, sf.problems, calls) == ("otlp-json", 29, (), [])
+    bad = dict(doc, resourceSpans=[dict(doc["resourceSpans"][0], resource=7)])
+    p.write_text(json.dumps(bad, indent=2))
+    (sf,) = ingest_files(open_store(), [p])
+    assert (sf.spans_read, len(calls)) == (1, 1)
+    assert "resource is not a JSON object" in sf.problems[0]
