@@ -158,7 +158,7 @@ def _read_fast(con: duckdb.DuckDBPyConnection, path: str, direct: bool) -> str |
         return None
     try:  # (it refuses gzip)
         raw = fastpath.iter_raw_batches_jsonl(path)
-        for table in batches.cut(raw, batches.rows_to_fill(con, repair.STAGE)):
+        for table in batches.cut(raw, batches.plan(con, repair.STAGE)):
             normalize.normalize_into(con, table, target=repair.STAGE)
     except fastpath.FastPathUnsupported:
         undo()
@@ -206,8 +206,8 @@ def _read_pipelined(con, row_batches, fmt: str, path: str, progress, done: int, 
     pending = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         try:
-            # Statements sized to the target's row groups (see ``batches``).
-            for table in batches.cut(tables(), batches.rows_to_fill(con, target)):
+            # Statements sized to the store (see ``batches``).
+            for table in batches.cut(tables(), batches.plan(con, target)):
                 if pending is not None:
                     pending.result()
                 pending = pool.submit(load, table)

@@ -232,8 +232,8 @@ def ingest_jsonl(
     are strict (``normalize.NEEDS_STAGE``): the first span that needs a repair or a report
     calls ``demote()``, which moves what is loaded so far into a stage and returns its name,
     and the rest of the file goes there. Memory is bounded by ``batch_bytes`` (one block
-    parsed at a time) and ``rows_per_insert`` (spans per query, default one row group; the
-    first query fills the target's last row group, see ``batches``).
+    parsed at a time) and ``rows_per_insert`` (spans per query; by default one row group in
+    a file store, the first query filling the target's last one: see ``batches.plan``).
     Raises :class:`OnePassUnsupported` on the first block that needs another reader; rows of
     earlier blocks are then already inserted.
     """
@@ -296,7 +296,7 @@ def ingest_jsonl(
 
     # Parse the next statement's blocks in a thread while DuckDB maps this one: both release
     # the GIL. Only this loop advances the generator, one step at a time.
-    tables = batches.cut(blocks(), batches.rows_to_fill(con, target, rows_per_insert), rows_per_insert)
+    tables = batches.cut(blocks(), batches.plan(con, target, rows_per_insert))
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         pending = pool.submit(next, tables, None)

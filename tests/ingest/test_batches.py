@@ -20,22 +20,36 @@ def _tables(*sizes: int):
 
 
 def test_cut_fills_first_then_whole_groups_and_keeps_order():
-    out = list(batches.cut(_tables(5, 0, 5, 2, 9, 1), first=3, size=4))
+    out = list(batches.cut(_tables(5, 0, 5, 2, 9, 1), batches.Plan(3, 4, exact=True)))
     assert [t.num_rows for t in out] == [3, 4, 4, 4, 4, 3]
     assert [v for t in out for v in t.column("i").to_pylist()] == list(range(22))
 
 
 def test_cut_exact_multiple_leaves_no_short_table():
-    assert [t.num_rows for t in batches.cut(_tables(8), first=4, size=4)] == [4, 4]
-    assert list(batches.cut(_tables(), first=4, size=4)) == []
+    assert [t.num_rows for t in batches.cut(_tables(8), batches.Plan(4, 4, exact=True))] == [4, 4]
+    assert list(batches.cut(_tables(), batches.Plan(4, 4, exact=True))) == []
 
 
-def test_rows_to_fill_counts_the_last_row_group():
+def test_cut_not_exact_keeps_input_tables_whole():
+    out = list(batches.cut(_tables(5, 0, 5, 2, 9, 1), batches.Plan(3, 4, exact=False)))
+    assert [t.num_rows for t in out] == [5, 5, 11, 1]
+    assert [v for t in out for v in t.column("i").to_pylist()] == list(range(22))
+
+
+def test_plan_fills_the_last_row_group_of_a_file_store(tmp_path):
+    con = duckdb.connect(str(tmp_path / "p.duckdb"))
+    con.execute("CREATE TABLE t AS SELECT range AS i FROM range(9)")
+    con.execute("CREATE TABLE e (i BIGINT)")
+    assert batches.plan(con, "t", size=4) == (3, 4, True)
+    assert batches.plan(con, "e", size=4) == (4, 4, True)
+    assert batches.plan(con, "t") == (batches.ROW_GROUP_ROWS - 9, batches.ROW_GROUP_ROWS, True)
+
+
+def test_plan_keeps_a_fixed_size_in_memory():
     con = duckdb.connect()
     con.execute("CREATE TABLE t AS SELECT range AS i FROM range(9)")
-    assert batches.rows_to_fill(con, "t", size=4) == 3
-    con.execute("CREATE TABLE e (i BIGINT)")
-    assert batches.rows_to_fill(con, "e", size=4) == 4
+    assert batches.plan(con, "t") == (batches.IN_MEMORY_ROWS, batches.IN_MEMORY_ROWS, False)
+    assert batches.plan(con, "t", size=4) == (4, 4, False)
 
 
 def test_duckdb_row_groups_are_the_size_the_cut_assumes(tmp_path):
@@ -50,15 +64,16 @@ def test_duckdb_row_groups_are_the_size_the_cut_assumes(tmp_path):
 
 
 @pytest.mark.parametrize("fast", [True, False])
-def test_small_statements_store_the_same_rows(tmp_path, monkeypatch, fast):
-    # Statements of 7 rows (first one filling 7 - 0): the same rows, in the same order.
+@pytest.mark.parametrize("in_file", [True, False])
+def test_small_statements_store_the_same_rows(tmp_path, monkeypatch, fast, in_file):
+    # Statements of 7 rows: the same rows, in the same order.
     p = generate(tmp_path / "m.jsonl", traces=12, seed=3)
     cols = ", ".join(schema.COLUMN_NAMES)
     con = open_store()
     ingest_files(con, [p], fast=fast)
     expected = con.execute(f"SELECT {cols} FROM {schema.TABLE} ORDER BY rowid").fetchall()
-    monkeypatch.setattr(batches, "ROW_GROUP_ROWS", 7)
-    small = open_store()
+    monkeypatch.setattr(batches, "ROW_GROUP_ROWS" if in_file else "IN_MEMORY_ROWS", 7)
+    small = open_store(tmp_path / "small.duckdb" if in_file else None)
     ingest_files(small, [p], fast=fast)
     assert small.execute(f"SELECT {cols} FROM {schema.TABLE} ORDER BY rowid").fetchall() == expected
     assert len(expected) > 7 * 3
