@@ -100,7 +100,7 @@ def _raw_relation(spans: str, source_file: str | None, source_format: str, rep: 
         resource, scope_name,
         {fmt} AS source_format, {sf} AS source_file,
         {rep.values_sql()} AS _a, {rep.exception_type_sql()} AS _exception_type, _service_name
-    FROM (SELECT *, list_transform(sp_attributes, lambda x_kv: x_kv.key) AS _keys, {values} AS _vals FROM {spans}))"""
+    FROM (SELECT *, sp_keys AS _keys, {values} AS _vals FROM {spans}))"""
 
 
 def _repeats_a_key(lists, keys) -> bool:
@@ -151,10 +151,10 @@ def _otlp_value(v: dict | None) -> dict:
 
 
 def _flatten(block, path: str, cache: dict):
-    """One parsed block → (a record batch with one row per span: ``sp``, ``resource``,
-    ``_service_name``, ``scope_name``; the attribute keys present), with Arrow compute (the
-    spans are not copied). One row per span, not per line, and one record batch per block
-    let DuckDB spread the batch over its threads."""
+    """One parsed block → (a record batch with one row per span: ``sp_*``, ``sp_keys``,
+    ``resource``, ``_service_name``, ``scope_name``; the attribute keys present), with Arrow
+    compute (the spans are not copied). One row per span, not per line, and one record batch
+    per block let DuckDB spread the batch over its threads."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -182,6 +182,9 @@ def _flatten(block, path: str, cache: dict):
     batch = pa.record_batch(
         {
             **{f"sp_{name}": pc.struct_field(sp, name) for name in _SPAN_FIELDS},
+            # The keys as a list per span, sharing the parsed buffers: DuckDB need not build
+            # this list with a lambda (the alias lookups search it).
+            "sp_keys": pa.ListArray.from_arrays(pc.subtract(attrs.offsets, attrs.offsets[0]), keys, mask=attrs.is_null()),
             "resource": pc.take(res_text, sp_resource),
             "_service_name": pc.take(service, sp_resource),
             "scope_name": pc.take(scope_name, sp_scope),
