@@ -4,8 +4,9 @@
 
 For each file: sniff the format from the content (``detect``), stream it through its reader
 in batches of raw spans (``raw``), map them into a stage table with SQL (``normalize``) in
-statements sized to the store (``batches``), then repair the stage as a whole (``repair``), move it into ``spans``,
-settle tree-level facts (``normalize.finalize``) and price the LLM calls (``pricing``).
+statements sized to the store (``batches``), then repair the stage as a whole (``repair``),
+move it into ``spans``, settle tree-level facts (``normalize.finalize``) and price the LLM
+calls (``pricing``).
 Memory is bounded by the batch, not by the file. Bad content never raises: every problem is
 recorded in that file's report with its place and a fix.
 """

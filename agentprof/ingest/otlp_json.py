@@ -10,7 +10,7 @@ convention mapping happens later in SQL (``normalize``). A single document is st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import orjson
@@ -212,15 +212,19 @@ def rows_from_document(doc: Any, rows: list[tuple], report: FileReport, place: s
                     rows.append(row)
 
 
-def json_object(value: Any, what: str, report: FileReport, place: str | None, outcome: str) -> bool:
+def json_object(
+    value: Any, what: str, report: FileReport, place: str | Callable[[], str] | None, outcome: str
+) -> bool:
     """True when ``value`` is a JSON object; a missing one is fine, anything else is noted.
 
     A damaged or hand-made file may hold any value where OTLP has an object; reading goes on
-    around it instead of stopping the file."""
+    around it instead of stopping the file. ``place`` may be a function, called only for a
+    note (a streamed document's place counts the lines read so far)."""
     if isinstance(value, dict):
         return True
     if value is not None:
-        report.note(f"not-object:{what}", place, f"{what} is not a JSON object; {outcome}", _FIX_EXPORT)
+        where = place() if callable(place) else place
+        report.note(f"not-object:{what}", where, f"{what} is not a JSON object; {outcome}", _FIX_EXPORT)
     return False
 
 

@@ -194,8 +194,7 @@ class DocumentStream:
             if key == "resource":
                 at = self.pos
                 res = self._value()
-                if not isinstance(res, dict):  # place() counts lines: only for a note
-                    json_object(res, "resource", self.report, self.place(at), "its spans are kept without resource attributes")
+                json_object(res, "resource", self.report, lambda: self.place(at), "its spans are kept without resource attributes")
                 resource = dumps(decode_attributes(res.get("attributes") if isinstance(res, dict) else None))
                 for s in pending:
                     self._add(s, resource, s.pop("\0scope", None))
@@ -211,8 +210,7 @@ class DocumentStream:
                         if k2 in ("scope", "instrumentationLibrary"):
                             at = self.pos
                             sc = self._value()
-                            if not isinstance(sc, dict):
-                                json_object(sc, "scope", self.report, self.place(at), "its spans are kept without a scope name")
+                            json_object(sc, "scope", self.report, lambda: self.place(at), "its spans are kept without a scope name")
                             scope = (sc.get("name") or None) if isinstance(sc, dict) else None
                         elif k2 == "spans":
                             if not self._here("[", "spans"):
