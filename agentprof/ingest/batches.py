@@ -63,7 +63,7 @@ def plan(con: duckdb.DuckDBPyConnection, table: str, size: int | None = None) ->
 
 
 def cut(tables: Iterable[pa.Table], plan: Plan) -> Iterator[pa.Table]:
-    """The rows of ``tables`` (same schema), in order, as the statements of ``plan``; the
+    """The rows of ``tables`` (a column missing from some is null there), in order, as the statements of ``plan``; the
     last one holds the rest. Slices share the input's buffers, so at most one statement's
     rows plus one input table are held."""
     import pyarrow as pa
@@ -76,10 +76,10 @@ def cut(tables: Iterable[pa.Table], plan: Plan) -> Iterator[pa.Table]:
         held.append(table)
         rows += table.num_rows
         while rows >= need:
-            whole = pa.concat_tables(held) if len(held) > 1 else held[0]
+            whole = pa.concat_tables(held, promote_options="default") if len(held) > 1 else held[0]
             take = need if plan.exact else rows
             yield whole.slice(0, take) if take < rows else whole
             rest = whole.slice(take)
             held, rows, need = ([rest] if rest.num_rows else []), rest.num_rows, plan.size
     if rows:
-        yield pa.concat_tables(held) if len(held) > 1 else held[0]
+        yield pa.concat_tables(held, promote_options="default") if len(held) > 1 else held[0]

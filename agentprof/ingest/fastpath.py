@@ -3,10 +3,9 @@
 OTLP JSON is object-dense (two JSON objects per attribute), so a Python loop over decoded
 dicts tops out near 80k spans/s on one core. Here Arrow's C++ JSON parser reads blocks of
 lines against an explicit OTLP schema (using both cores), Arrow compute flattens
-resourceSpans → scopeSpans → spans and joins texts per span, and one flat DuckDB query per
-block writes the JSON text of every key/value (DuckDB escapes strings and formats numbers).
-No Python code runs per span. (One big nested-lambda DuckDB query per block did the same
-at half the speed: binding it costs ~50-90 ms per block.)
+resourceSpans → scopeSpans → spans and writes the JSON text of every key/value and joins
+them per span (``kv_arrow``: strings escaped and numbers formatted as DuckDB writes them).
+No Python code runs per span.
 
 The price of speed is strictness. The schema pins every field and every type, and anything
 this reader cannot turn into exactly the rows the lenient reader would produce raises
@@ -28,6 +27,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from agentprof.ingest import kv_arrow
 from agentprof.ingest.raw import MAX_ATTRIBUTE_CHARS
 
 if TYPE_CHECKING:
@@ -87,51 +87,11 @@ def _otlp_schema():  # -> pyarrow.Schema
     return pa.schema([("resourceSpans", pa.list_(resource_spans))])
 
 
-# --- JSON text of attribute values (DuckDB SQL) ---------------------------------------------
-# The block has been validated (see _check_block) before this runs, so the SQL is plain
-# expressions: CASE inside a lambda costs DuckDB ~3x a COALESCE, and the lambdas run once per
-# attribute. A cast that still fails (e.g. intValue "1e3") raises and means "unsupported".
+# --- flattening: Arrow compute (structure, and the JSON text of key/values: kv_arrow) --------
 
 
-def _scalar_parts(v: str) -> list[str]:
-    """JSON text of each member of a scalar AnyValue struct ``v``, as the lenient reader
-    decodes it. At most one member is set in a well-formed AnyValue, so the first non-null
-    one is the value; an empty AnyValue decodes to null. (``to_json`` is cast to VARCHAR so
-    that ``coalesce`` over these stays text, not a JSON value re-parsed from each member.)"""
-    return [
-        f"CAST(to_json({v}.stringValue) AS VARCHAR)",
-        f"CAST(CAST({v}.intValue AS BIGINT) AS VARCHAR)",
-        f"CAST({v}.doubleValue AS VARCHAR)",
-        f"CAST({v}.boolValue AS VARCHAR)",
-    ]
-
-
-# --- flattening: Arrow compute for structure, DuckDB for JSON text of flat key/values ------
-
-
-def _kv_sql(table: str) -> str:
-    """One JSON ``"key":value`` text per KeyValue row of ``table`` (column ``kv``), in order."""
-    element = ", ".join(_scalar_parts("e") + ["'null'"])
-    array = f"'[' || array_to_string(list_transform(kv.value.arrayValue.\"values\", lambda e: coalesce({element})), ',') || ']'"
-    value = ", ".join(_scalar_parts("kv.value") + [array, "CASE WHEN kv.value.arrayValue IS NOT NULL THEN '[]' END", "'null'"])
-    return f"SELECT CAST(to_json(kv.key) AS VARCHAR) || ':' || coalesce({value}) AS t FROM {table}"
-
-
-def _join_lists(lists, texts, open_: str, close: str):
-    """Per list of ``lists``: ``open_`` + its elements' ``texts`` joined by ',' + ``close``."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    # Offsets from the lengths (a null list counts 0), matching what list_flatten kept.
-    lengths = pc.fill_null(pc.list_value_length(lists), 0)
-    offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(lengths).cast(pa.int32())])
-    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, texts), ",")
-    return pc.binary_join_element_wise(open_, joined, close, "")
-
-
-def _flatten_block(block, con, source_file: str, source_format: str, path: str):
+def _flatten_block(block, source_file: str, source_format: str, path: str):
     """One parsed block (rows = lines) → one raw-span table (rows = spans)."""
-    import duckdb
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -150,44 +110,19 @@ def _flatten_block(block, con, source_file: str, source_format: str, path: str):
     sp_scope = pc.list_parent_indices(sp_lists)  # span → its scopeSpans row
     sp_resource = pc.take(pc.list_parent_indices(ss_lists), sp_scope)  # span → its resourceSpans row
 
-    span_attrs = field(sp, "attributes")
-    ev_lists = field(sp, "events")
-    ev = pc.list_flatten(ev_lists)
-    ev_attrs = field(ev, "attributes")
-    res_attrs = field(field(rs, "resource"), "attributes")
-    kv_parts = [pc.list_flatten(a) for a in (span_attrs, ev_attrs, res_attrs)]
-    kv = pa.concat_arrays(kv_parts) if sum(len(p) for p in kv_parts) else kv_parts[0]
-    try:
-        con.register("_fastpath_kv", pa.table({"kv": kv}))
-        texts = con.sql(_kv_sql("_fastpath_kv")).to_arrow_table().column("t").combine_chunks()
-        con.register("_fastpath_dup", pa.table({"i": pc.list_parent_indices(span_attrs), "k": field(kv_parts[0], "key")}))
-        dup = con.sql("SELECT count(*) FROM (SELECT i, k FROM _fastpath_dup GROUP BY i, k HAVING count(*) > 1)").fetchall()[0][0]
-        con.register("_fastpath_names", pa.table({"n": field(ev, "name")}))
-        ev_names = con.sql("SELECT coalesce(CAST(to_json(n) AS VARCHAR), 'null') AS t FROM _fastpath_names").to_arrow_table().column("t").combine_chunks()
-    except duckdb.Error as exc:
-        raise FastPathUnsupported(f"{path}: {str(exc).splitlines()[0]}") from exc
-    finally:
-        for name in ("_fastpath_kv", "_fastpath_dup", "_fastpath_names"):
-            con.unregister(name)
-    if dup:
+    span_kv = kv_arrow.KeyValues(field(sp, "attributes"))
+    if span_kv.repeats_a_key():
         raise FastPathUnsupported(f"{path}: a span with a repeated attribute key; needs the lenient reader")
-    a, b = len(kv_parts[0]), len(kv_parts[0]) + len(kv_parts[1])
-    attributes = _join_lists(span_attrs, texts.slice(0, a), "{", "}")
-    ev_attr_text = _join_lists(ev_attrs, texts.slice(a, b - a), "{", "}")
-    resource = pc.take(_join_lists(res_attrs, texts.slice(b), "{", "}"), sp_resource)
-
     try:
-        ev_time = pc.cast(pc.cast(field(ev, "timeUnixNano"), pa.int64()), pa.string())
+        attributes = span_kv.objects()
+        events, _ = kv_arrow.events(field(sp, "events"))
+        resource = pc.take(kv_arrow.KeyValues(field(field(rs, "resource"), "attributes")).objects(), sp_resource)
         start = pc.cast(field(sp, "startTimeUnixNano"), pa.int64())
         end_text = field(sp, "endTimeUnixNano")
         end = pc.cast(pc.if_else(pc.equal(end_text, ""), pa.scalar(None, pa.string()), end_text), pa.int64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise FastPathUnsupported(f"{path}: a time that is not a decimal int64 ({exc})") from exc
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # a time or intValue that is not a decimal int64
+        raise FastPathUnsupported(f"{path}: {exc}; needs the lenient reader") from exc
     end = pc.if_else(pc.equal(end, 0), pa.scalar(None, pa.int64()), end)
-    ev_text = pc.binary_join_element_wise(
-        '{"name":', ev_names, ',"time_ns":', pc.fill_null(ev_time, "null"), ',"attributes":', ev_attr_text, "}", ""
-    )
-    events = _join_lists(ev_lists, ev_text, "[", "]")
 
     def nullif_empty(arr):
         return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
@@ -296,7 +231,6 @@ def iter_raw_batches_jsonl(
     ``source_file`` defaults to ``path`` as given. A file holding one OTLP JSON document on a
     single line (or several, one per line) reads the same way; pass ``source_format="otlp-json"``.
     """
-    import duckdb
     import pyarrow as pa
 
     from agentprof.ingest.raw import raw_schema
@@ -311,9 +245,8 @@ def iter_raw_batches_jsonl(
 
     schema = raw_schema()
     reader = _open(path, batch_bytes)
-    con = duckdb.connect()  # private: the caller's connection is never touched
-    # Parse the next block in a thread while this one is flattened: Arrow and DuckDB release
-    # the GIL, and Arrow's parser alone does not keep two cores busy.
+    # Parse the next block in a thread while this one is flattened: Arrow releases the GIL,
+    # and Arrow's parser alone does not keep two cores busy.
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         pending = pool.submit(_next_block, reader, path)
@@ -327,7 +260,7 @@ def iter_raw_batches_jsonl(
             if block.num_rows == 0:
                 continue
             _check_block(block, path)
-            out = _flatten_block(block, con, source_file, source_format, path)
+            out = _flatten_block(block, source_file, source_format, path)
             if out is not None:
                 gathered.append(out.cast(schema))
                 rows += out.num_rows
@@ -338,7 +271,6 @@ def iter_raw_batches_jsonl(
             yield pa.concat_tables(gathered)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        con.close()
 
 
 PARSER_DECAY_MS = 100

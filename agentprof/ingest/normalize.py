@@ -172,6 +172,11 @@ def _paths() -> tuple[list[str], dict[str, int]]:
     return paths, {k: i + 1 for i, k in enumerate(keys)}
 
 
+def alias_keys() -> list[str]:
+    """Every alias key (``name[0]``: the first element of its array), in ``_Sql.index`` order."""
+    return list(_paths()[1])
+
+
 def _sql_list(values) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
@@ -182,12 +187,14 @@ def _case_map(expr: str, mapping: dict[str, str]) -> str:
 
 
 class _Sql:
-    """Builds expressions over the extracted list ``a`` (one element per alias key).
+    """Builds expressions over the extracted list ``a`` (one element per alias key), or over
+    one column per alias key (``columns``: named by :func:`alias_column`).
 
     ``present``: the attribute keys that can occur (None: any). The others are NULL
     constants, so DuckDB folds every CASE and cast over them away at plan time."""
 
-    def __init__(self, present: frozenset[str] | None = None) -> None:
+    def __init__(self, present: frozenset[str] | None = None, *, columns: bool = False) -> None:
+        self.columns = columns  # values in columns named by alias_column, not the list ``a``
         self.paths, self.index = _paths()
         if present is not None:
             kept = [k for k in self.index if k.removesuffix("[0]") in present]
@@ -195,7 +202,9 @@ class _Sql:
             self.index = {k: i + 1 for i, k in enumerate(kept)}
 
     def v(self, key: str) -> str:
-        return f"a[{self.index[key]}]" if key in self.index else "NULL::VARCHAR"
+        if key not in self.index:
+            return "NULL::VARCHAR"
+        return f'"{alias_column(key)}"' if self.columns else f"a[{self.index[key]}]"
 
     def first(self, col: str) -> str:
         vals = [self.v(k) for k in ALIASES[col]]
@@ -226,10 +235,11 @@ def _extract_sql(attrs: str) -> str:
 
 
 # --- the two representations of a span's attributes ----------------------------------------
-# Every expression below reads attribute values from ``a``: a list with one element per alias
-# key (``_Sql.index``), each the value as ``json_extract_string`` gives it (a string as is; a
-# number, bool or array as its JSON text; NULL when absent or null). A representation says how
-# ``a`` (and the two facts read from events and resource) are computed from its raw relation.
+# Every expression below reads attribute values through ``_Sql.v``: from ``a``, a list with one
+# element per alias key (``_Sql.index``), or from one column per alias key; each the value as
+# ``json_extract_string`` gives it (a string as is; a number, bool or array as its JSON text;
+# NULL when absent or null). A representation says how those values (and the two facts read
+# from events and resource) are computed from its raw relation.
 
 
 class JsonTextRep:
@@ -255,58 +265,29 @@ class JsonTextRep:
         return "json_extract_string(resource, '$.\"service.name\"')"
 
 
-def otlp_value_text(v: str, *, scalar: bool = False) -> str:
-    """An OTLP AnyValue struct ``v`` (scalar members + ``arrayValue.values``) as
-    ``json_extract_string`` reads the same value from the decoded JSON text: a string as
-    is, a number/bool as its JSON text, an array as its compact JSON text, else NULL."""
-    from agentprof.ingest.fastpath import _scalar_parts
-
-    element = ", ".join(_scalar_parts("e") + ["'null'"])
-    array = f"'[' || array_to_string(list_transform({v}.arrayValue.\"values\", lambda e: coalesce({element})), ',') || ']'"
-    if scalar:  # an array's element: no nested arrays in the schema
-        return f"coalesce({v}.stringValue, {', '.join(_scalar_parts(v)[1:])})"
-    return f"coalesce({v}.stringValue, {', '.join(_scalar_parts(v)[1:])}, CASE WHEN {v}.arrayValue IS NOT NULL THEN coalesce({array}, '[]') END)"
+def alias_column(key: str) -> str:
+    """Name of the column holding alias key ``key``'s value in a relation of flat attribute
+    values (:class:`FlatRep`)."""
+    return f"a:{key}"
 
 
-class OtlpStructRep:
-    """OTLP JSON parsed by Arrow. The raw relation computes, next to the JSON-text columns
-    the span table keeps, ``_a`` (:meth:`values_sql`, from the span's fields ``sp_*`` and the
-    lists ``_keys``/``_vals`` of its attribute keys and values as :func:`otlp_value_text`),
-    ``_exception_type`` (:meth:`exception_type_sql`) and ``_service_name``. Values are read
-    straight from the structs: no JSON text is parsed again. The nested structs stay in the
-    raw relation (carrying them through the mapping's steps cost more than the mapping).
+class FlatRep:
+    """OTLP read by Arrow (``onepass``): the relation has, next to the JSON-text columns the
+    span table keeps, one text column per alias key (:func:`alias_column`, the value as
+    ``json_extract_string`` reads it from the attributes), ``_exception_type`` and
+    ``_service_name``, all computed in Arrow (``kv_arrow``). No JSON text is parsed again.
 
-    ``present``: the attribute keys that occur in the batch (None: any may). An alias key
-    absent from the whole batch becomes a NULL constant, which DuckDB folds away."""
+    ``present``: the attribute keys whose alias columns the relation has (None: all). The
+    other alias keys become NULL constants, which DuckDB folds away."""
 
     measured = False
 
     def __init__(self, present: frozenset[str] | None = None) -> None:
         self.present = present
-        self.sql = _Sql(present)
+        self.sql = _Sql(present, columns=True)
 
-    def attr_expr(self, key: str) -> str:
-        """The value of attribute ``key`` (``key[0]``: its array's first element)."""
-        first = key.endswith("[0]")
-        name = key[:-3] if first else key
-        if self.present is not None and name not in self.present:
-            return "NULL::VARCHAR"
-        pos = f"list_position(_keys, '{name.replace(chr(39), chr(39) * 2)}')"
-        if first:
-            return otlp_value_text(f'sp_attributes[{pos}].value.arrayValue."values"[1]', scalar=True)
-        return f"_vals[{pos}]"
-
-    def values_sql(self) -> str:
-        keys = sorted(self.sql.index, key=self.sql.index.get)
-        return "[" + ", ".join(self.attr_expr(k) for k in keys) + "]"
-
-    @staticmethod
-    def exception_type_sql() -> str:
-        value = "list_filter(list_filter(sp_events, lambda e: e.name = 'exception')[1].attributes, lambda x_kv: x_kv.key = 'exception.type')[1].value"
-        return f"(CASE WHEN len(sp_events) > 0 THEN {otlp_value_text(value)} END)"
-
-    def attr_list(self) -> str:
-        return "_a"
+    def attr_list(self) -> None:
+        return None  # the values are columns already
 
     def exception_type(self) -> str:
         return "_exception_type"
@@ -362,7 +343,7 @@ def needs_stage(exc: Exception) -> bool:
     return isinstance(exc, duckdb.InvalidInputException) and NEEDS_STAGE in str(exc)
 
 
-def _select_sql(raw: str, stage: bool, rep: JsonTextRep | OtlpStructRep = JSON_TEXT, *, strict: bool = False) -> str:
+def _select_sql(raw: str, stage: bool, rep: JsonTextRep | FlatRep = JSON_TEXT, *, strict: bool = False) -> str:
     """``INSERT INTO @TARGET@ … SELECT`` of span-table rows from relation ``raw`` (a table
     name or a parenthesized query) whose attributes are in representation ``rep``.
 
@@ -462,7 +443,7 @@ def _select_sql(raw: str, stage: bool, rep: JsonTextRep | OtlpStructRep = JSON_T
         any_bad = " OR ".join(f"bad_{c}" for c in ints)
         select[names.index("category")] = f"CASE WHEN {any_bad} THEN error('{NEEDS_STAGE}') ELSE cat END AS category"
     return f"""INSERT INTO @TARGET@ ({', '.join(names)})
-WITH x AS (SELECT r.*, {rep.attr_list()} AS a FROM {raw} r),
+WITH x AS (SELECT r.*{f', {a} AS a' if (a := rep.attr_list()) else ''} FROM {raw} r),
 y AS (SELECT x.*{', ' + doubles if doubles else ''} FROM x),
 c AS (SELECT y.*, {category_sql(s)} AS cat, {provider} AS prov, {values}{', ' + bads if bads else ''} FROM y),
 d AS (SELECT c.*, {cost} AS reported_cost FROM c)

@@ -1,12 +1,13 @@
 """One pass from well-formed OTLP JSON lines to span-table rows.
 
 Arrow's C++ JSON parser reads blocks of lines against the strict OTLP schema of
-``fastpath`` (both cores), and ONE DuckDB ``INSERT … SELECT`` per gathered batch unnests
-resourceSpans → scopeSpans → spans and computes every span-table column straight from the
-attribute KeyValue structs (``normalize.OtlpStructRep``: the same alias lists and rules as the
-JSON-text mapping, generated from ``normalize.ALIASES``). The JSON text the span table keeps
-(attributes, events, resource) is written once, in the same query. Nothing parses JSON text
-a second time and no Python runs per span.
+``fastpath`` (both cores). In a worker thread, Arrow compute flattens resourceSpans →
+scopeSpans → spans and writes, per span, the JSON text the span table keeps (attributes,
+events, resource) and one text column per alias key the mapping reads (``kv_arrow``). Then
+ONE DuckDB ``INSERT … SELECT`` per gathered batch maps those flat columns to the span table
+(``normalize.FlatRep``: the same alias lists and rules as the JSON-text mapping, generated
+from ``normalize.ALIASES``) while the worker prepares the next batch. Nothing parses JSON
+text a second time and no Python runs per span.
 
 Strictness is ``fastpath``'s (its schema and block checks are reused), plus what that reader
 checks while flattening, plus what the lenient reader judges differently: a repeated
@@ -30,7 +31,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from agentprof.ingest import batches, normalize, prompt_parts
+from agentprof.ingest import batches, kv_arrow, normalize, prompt_parts
 from agentprof.ingest.fastpath import (
     DEFAULT_BATCH_BYTES,
     SOURCE_FORMAT,
@@ -38,7 +39,6 @@ from agentprof.ingest.fastpath import (
     _check_block,
     _next_block,
     _open,
-    _scalar_parts,
 )
 
 if TYPE_CHECKING:
@@ -55,34 +55,21 @@ class NeedsMeasuring(OnePassUnsupported):
 
 _BLOCK = "_agentprof_onepass"
 
-_SPAN_FIELDS = ("traceId", "spanId", "parentSpanId", "name", "kind", "startTimeUnixNano", "endTimeUnixNano", "attributes", "events", "status")
+_SPAN_FIELDS = ("traceId", "spanId", "parentSpanId", "name", "kind", "startTimeUnixNano", "endTimeUnixNano", "status")
 """Span fields the query reads (as columns ``sp_<field>``)."""
 
 CONTENT_KEY_REGEX = "^" + prompt_parts.CONTENT_KEYS_REGEX.removeprefix('"')
 """Attribute keys whose spans carry prompt content (``normalize`` measures those in Python)."""
 
 
-def _kv_object_sql(kvs: str) -> str:
-    """JSON object text of a KeyValue struct list, exactly as ``fastpath`` writes it."""
-    element = ", ".join(_scalar_parts("e") + ["'null'"])
-    array = f"'[' || array_to_string(list_transform(kv.value.arrayValue.\"values\", lambda e: coalesce({element})), ',') || ']'"
-    value = ", ".join(_scalar_parts("kv.value") + [array, "CASE WHEN kv.value.arrayValue IS NOT NULL THEN '[]' END", "'null'"])
-    return f"coalesce('{{' || array_to_string(list_transform({kvs}, lambda kv: CAST(to_json(kv.key) AS VARCHAR) || ':' || coalesce({value})), ',') || '}}', '{{}}')"
-
-
-def _raw_relation(spans: str, source_file: str | None, source_format: str, rep: normalize.OtlpStructRep) -> str:
-    """A parenthesized query over ``spans`` (one row per span: the span's fields ``sp_*``, its
-    resource's JSON text and service name, its scope name) giving the raw columns as the span
-    table keeps them (JSON text) plus the struct columns ``normalize.OtlpStructRep`` reads."""
-    events = (
-        "coalesce('[' || array_to_string(list_transform(sp_events, lambda ev: "
-        "'{\"name\":' || coalesce(CAST(to_json(ev.name) AS VARCHAR), 'null') || ',\"time_ns\":' || "
-        "coalesce(CAST(CAST(ev.timeUnixNano AS BIGINT) AS VARCHAR), 'null') || ',\"attributes\":' || "
-        f"{_kv_object_sql('ev.attributes')} || '}}'), ',') || ']', '[]')"
-    )
+def _raw_relation(spans: str, source_file: str | None, source_format: str, rep: normalize.FlatRep) -> str:
+    """A parenthesized query over ``spans`` (one row per span: the span's fields ``sp_*``,
+    its attributes and events as JSON text, its resource's JSON text and service name, its
+    scope name, its exception type and its alias columns) giving the raw columns as the span
+    table keeps them plus the columns ``normalize.FlatRep`` reads."""
     sf = "NULL" if source_file is None else "'" + source_file.replace("'", "''") + "'"
     fmt = "'" + source_format.replace("'", "''") + "'"
-    values = f"list_transform(sp_attributes, lambda x_kv: {normalize.otlp_value_text('x_kv.value')})"
+    aliases = "".join(f", {rep.sql.v(k)}" for k in rep.sql.index)
     return f"""(
     SELECT
         lower(sp_traceId) AS trace_id,
@@ -95,31 +82,15 @@ def _raw_relation(spans: str, source_file: str | None, source_format: str, rep: 
         CASE WHEN CAST(nullif(sp_endTimeUnixNano, '') AS BIGINT) > 0 THEN CAST(nullif(sp_endTimeUnixNano, '') AS BIGINT) END AS end_ns,
         ['unset', 'ok', 'error'][coalesce(sp_status.code, 0) + 1] AS status_code,
         nullif(sp_status.message, '') AS status_message,
-        {_kv_object_sql('sp_attributes')} AS attributes,
-        {events} AS events,
-        resource, scope_name,
+        attributes, events, resource, scope_name,
         {fmt} AS source_format, {sf} AS source_file,
-        {rep.values_sql()} AS _a, {rep.exception_type_sql()} AS _exception_type, _service_name
-    FROM (SELECT *, sp_keys AS _keys, {values} AS _vals FROM {spans}))"""
-
-
-def _repeats_a_key(lists, keys) -> bool:
-    """True when one KeyValue list of ``lists`` (its flattened ``keys`` given) repeats a key
-    (the lenient reader keeps the last value): (list, key code) pairs are not all distinct."""
-    import pyarrow.compute as pc
-
-    if len(keys) < 2:
-        return False
-    codes = pc.dictionary_encode(keys)
-    pairs = pc.add(pc.multiply(pc.list_parent_indices(lists).cast("int64"), len(codes.dictionary)),
-                   codes.indices.cast("int64"))
-    return pc.count_distinct(pairs).as_py() < len(pairs)
+        _exception_type, _service_name{aliases}
+    FROM {spans})"""
 
 
 def _resource(kvs: list | None, cache: dict) -> tuple[str, str | None]:
     """(JSON text, service name) of one resource's attributes (Arrow's dicts of a KeyValue
-    list). Resources are few (one per line at most), so this is Python, and the very code the
-    lenient reader runs: the same text, the same last-wins rule for a repeated key."""
+    list) that repeat a key: the very code the lenient reader runs, with its last-wins rule."""
     import orjson
 
     from agentprof.ingest.otlp_json import decode_attributes
@@ -151,10 +122,11 @@ def _otlp_value(v: dict | None) -> dict:
 
 
 def _flatten(block, path: str, cache: dict):
-    """One parsed block → (a record batch with one row per span: ``sp_*``, ``sp_keys``,
-    ``resource``, ``_service_name``, ``scope_name``; the attribute keys present), with Arrow
-    compute (the spans are not copied). One row per span, not per line, and one record batch
-    per block let DuckDB spread the batch over its threads."""
+    """One parsed block → a record batch with one row per span: ``sp_*``, ``attributes``,
+    ``events``, ``resource``, ``_service_name``, ``scope_name``, ``_exception_type`` and an
+    alias column (``normalize.alias_column``) for each alias key present in the block. Arrow
+    compute throughout (``kv_arrow``): no Python per span, and DuckDB gets flat columns."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -165,32 +137,53 @@ def _flatten(block, path: str, cache: dict):
     sp = pc.list_flatten(sp_lists)
     sp_scope = pc.list_parent_indices(sp_lists)
     sp_resource = pc.take(pc.list_parent_indices(ss_lists), sp_scope)
-    resources = [_resource(kvs, cache) for kvs in pc.struct_field(pc.struct_field(rs, "resource"), "attributes").to_pylist()]
-    res_text, service = (pa.array(c, pa.string()) for c in zip(*resources)) if resources else (pa.array([], pa.string()),) * 2
+    res_lists = pc.struct_field(pc.struct_field(rs, "resource"), "attributes")
+    res_kv = kv_arrow.KeyValues(res_lists)
+    if res_kv.repeats_a_key():  # the lenient reader's own code keeps the last value
+        resources = [_resource(kvs, cache) for kvs in res_lists.to_pylist()]
+        res_text, service = (pa.array(c, pa.string()) for c in zip(*resources))
+    else:
+        try:
+            res_text, service = res_kv.objects(), res_kv.lookup(["service.name"])["service.name"]
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise OnePassUnsupported(f"{path}: {exc}; needs the lenient reader") from exc
     scope_name = pc.struct_field(pc.struct_field(ss, "scope"), "name")
     scope_name = pc.if_else(pc.equal(scope_name, ""), pa.scalar(None, pa.string()), scope_name)
-    attrs = pc.struct_field(sp, "attributes")
-    keys = pc.struct_field(pc.list_flatten(attrs), "key")
-    events = pc.list_flatten(pc.struct_field(sp, "events"))
-    ev_attrs = pc.struct_field(events, "attributes")
-    if _repeats_a_key(attrs, keys) or _repeats_a_key(ev_attrs, pc.struct_field(pc.list_flatten(ev_attrs), "key")):
+    attrs = kv_arrow.KeyValues(pc.struct_field(sp, "attributes"))
+    if attrs.repeats_a_key():
         raise OnePassUnsupported(f"{path}: a repeated attribute key; needs the lenient reader")
-    present = frozenset(pc.unique(keys).to_pylist())
+    present = frozenset(attrs.distinct_keys())
     if any(re.match(CONTENT_KEY_REGEX, k) for k in present):
         raise NeedsMeasuring(f"{path}: prompt content to measure; needs the fast reader")
-    # Top-level columns, not the span struct: DuckDB then converts only the fields it reads.
-    batch = pa.record_batch(
-        {
+    ev_lists = pc.struct_field(sp, "events")
+    try:
+        events, ev_attrs = kv_arrow.events(ev_lists)
+        if ev_attrs.repeats_a_key():
+            raise OnePassUnsupported(f"{path}: a repeated event attribute key; needs the lenient reader")
+        aliases = attrs.lookup([k for k in normalize.alias_keys() if k.removesuffix("[0]") in present])
+        # The exception type: of each span's first event named "exception", if it says one.
+        exception_type = pa.nulls(len(sp), pa.string())
+        is_exception = pc.fill_null(pc.equal(pc.struct_field(pc.list_flatten(ev_lists), "name"), "exception"), False)
+        if pc.any(is_exception).as_py():
+            rows = np.flatnonzero(is_exception.to_numpy(zero_copy_only=False))
+            spans, first = np.unique(pc.list_parent_indices(ev_lists).to_numpy()[rows], return_index=True)
+            at = np.full(len(sp), -1, np.int64)
+            at[spans] = rows[first]
+            exception_type = pc.take(ev_attrs.lookup(["exception.type"])["exception.type"], pa.array(at, mask=at < 0))
+        columns = {
+            # Top-level columns, not the span struct: DuckDB then converts only what it reads.
             **{f"sp_{name}": pc.struct_field(sp, name) for name in _SPAN_FIELDS},
-            # The keys as a list per span, sharing the parsed buffers: DuckDB need not build
-            # this list with a lambda (the alias lookups search it).
-            "sp_keys": pa.ListArray.from_arrays(pc.subtract(attrs.offsets, attrs.offsets[0]), keys, mask=attrs.is_null()),
+            "attributes": attrs.objects(),
+            "events": events,
             "resource": pc.take(res_text, sp_resource),
             "_service_name": pc.take(service, sp_resource),
             "scope_name": pc.take(scope_name, sp_scope),
+            "_exception_type": exception_type,
+            **{normalize.alias_column(k): v for k, v in aliases.items()},
         }
-    )
-    return batch, present
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # e.g. an intValue that is not an int64
+        raise OnePassUnsupported(f"{path}: {exc}; needs the lenient reader") from exc
+    return pa.record_batch(columns)
 
 
 def _open_gzip(path: str, batch_bytes: int):
@@ -248,15 +241,14 @@ def ingest_jsonl(
         source_file = path
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
-    statements: dict[tuple[str, frozenset[str]], str] = {}  # per target and set of keys present
+    statements: dict[tuple[str, frozenset[str]], str] = {}  # per target and set of alias keys present
     resource_cache: dict = {}
     reader = _open_gzip(path, batch_bytes) if gz else _open(path, batch_bytes)
-    seen: set[str] = set()  # alias keys present in the blocks flattened so far
     inserted = 0
 
     def blocks():
         """One table of spans per parsed block. Runs in the worker thread (parsing, checks
-        and flattening); a key is in ``seen`` before any row holding it is yielded."""
+        and flattening)."""
         while True:
             try:
                 block = _next_block(reader, path)
@@ -267,9 +259,7 @@ def ingest_jsonl(
             if block.num_rows == 0:
                 continue
             _check_block(block, path)
-            batch, keys = _flatten(block, path, resource_cache)
-            seen.update(keys & _ALIAS_KEYS)
-            yield pa.Table.from_batches([batch])
+            yield pa.Table.from_batches([_flatten(block, path, resource_cache)])
 
     def load(table, present: frozenset[str]) -> None:
         nonlocal target
@@ -291,7 +281,7 @@ def ingest_jsonl(
     def statement(present: frozenset[str]) -> str:
         if (target, present) not in statements:
             stage = target != normalize.schema.TABLE
-            rep = normalize.OtlpStructRep(present)
+            rep = normalize.FlatRep(present)
             relation = _raw_relation(_BLOCK, source_file, source_format, rep)
             sql = normalize._select_sql(relation, stage, rep, strict=demote is not None and not stage)
             statements[target, present] = sql.replace("@TARGET@", target)
@@ -304,8 +294,8 @@ def ingest_jsonl(
     try:
         pending = pool.submit(next, tables, None)
         while (table := pending.result()) is not None:
-            # Every alias key of these rows is in ``seen`` (a superset only adds NULL lookups).
-            present = frozenset(seen)
+            # The alias keys whose columns the blocks of this statement have (see _flatten).
+            present = frozenset(c.removeprefix(_ALIAS_PREFIX).removesuffix("[0]") for c in table.column_names if c.startswith(_ALIAS_PREFIX))
             pending = pool.submit(next, tables, None)
             load(table, present)
             inserted += table.num_rows
@@ -315,7 +305,7 @@ def ingest_jsonl(
     return inserted, target
 
 
-_ALIAS_KEYS = frozenset(k.removesuffix("[0]") for keys in normalize.ALIASES.values() for k in keys)
+_ALIAS_PREFIX = normalize.alias_column("")
 
 
 def _first_line(exc: Exception) -> str:

@@ -250,26 +250,3 @@ def test_a_late_unsupported_block_can_be_rolled_back(tmp_path):
             loaded += normalize_into(con, t)
     con.execute("ROLLBACK")
     assert loaded >= 39 and loaded % 39 == 0 and span_count(con) == 0
-
-
-def test_key_value_sql_formats_each_value_type():
-    import duckdb
-    import pyarrow as pa
-
-    any_value = fastpath._otlp_schema().field("resourceSpans").type.value_type.field("resource").type.field(
-        "attributes").type.value_type
-    kv = pa.array(
-        [
-            {"key": 'a"b', "value": {"stringValue": "x\ny"}},
-            {"key": "i", "value": {"intValue": "-0042"}},
-            {"key": "d", "value": {"doubleValue": 2.5e-7}},
-            {"key": "b", "value": {"boolValue": True}},
-            {"key": "arr", "value": {"arrayValue": {"values": [{"doubleValue": 1.0}, {"boolValue": False}, {}]}}},
-            {"key": "none", "value": None},
-        ],
-        type=any_value,
-    )
-    con = duckdb.connect()
-    con.register("kvs", pa.table({"kv": kv}))
-    texts = [r[0] for r in con.sql(fastpath._kv_sql("kvs")).fetchall()]
-    assert texts == ['"a\\"b":"x\\ny"', '"i":-42', '"d":2.5e-07', '"b":true', '"arr":[1.0,false,null]', '"none":null']
