@@ -14,6 +14,7 @@ applies them. Every LLM row ends with a ``cost_source``: ``reported`` (left unto
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,20 @@ class _Bracket:
     above_input_tokens: int
     """Applies when the call's total input tokens are above this (-1 for the base price)."""
     prices: PriceTuple
+
+
+def import_in_background() -> None:
+    """Start importing genai-prices in a daemon thread. The import is ~0.2 s of Python; begun
+    when an ingest starts, it overlaps the reading (native code that releases the GIL)
+    instead of delaying the pricing at the end. A failure here is left to the real import."""
+
+    def load() -> None:
+        try:
+            import genai_prices.types  # noqa: F401
+        except Exception:  # noqa: BLE001 - apply_prices imports it again and reports
+            pass
+
+    threading.Thread(target=load, name="agentprof-import-prices", daemon=True).start()
 
 
 @functools.lru_cache(maxsize=4096)

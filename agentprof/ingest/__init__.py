@@ -246,6 +246,7 @@ def ingest_files(
     from agentprof.ingest import detect, normalize, repair
     from agentprof.ingest._report import FileReport
 
+    pricing.import_in_background()
     files, passed_over = _expand(paths)
     sizes = {}
     for p in files:

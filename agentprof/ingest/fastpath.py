@@ -155,7 +155,19 @@ def _flatten_block(block, source_file: str, source_format: str, path: str):
 
 # --- validation (Arrow compute over the whole block, no per-span Python) ------------------
 
-_ID_RE = {32: "^[0-9a-fA-F]{32}$", 16: "^[0-9a-fA-F]{16}$"}
+def _all_hex(ids, n: int, *, empty_ok: bool = False) -> bool:
+    """Is every (non-null) id ``n`` hex digits (or empty, with ``empty_ok``)? One length test
+    and one table lookup over all the ids' bytes: a regex per id cost ~10x as much."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    lengths = pc.binary_length(ids)
+    right = pc.equal(lengths, n) if not empty_ok else pc.or_(pc.equal(lengths, n), pc.equal(lengths, 0))
+    if not pc.all(right, skip_nulls=True).as_py() in (True, None):
+        return False
+    hex_byte = np.zeros(256, np.bool_)
+    hex_byte[np.frombuffer(b"0123456789abcdefABCDEF", np.uint8)] = True
+    return bool(hex_byte[kv_arrow.value_bytes(ids)].all())
 
 
 def _check_block(block, path: str) -> None:
@@ -194,10 +206,9 @@ def _check_block(block, path: str) -> None:
             continue
         for field, n in (("traceId", 32), ("spanId", 16)):
             ids = spans.field(field)
-            if ids.null_count or not all_true(pc.match_substring_regex(ids, _ID_RE[n])):
+            if ids.null_count or not _all_hex(ids, n):
                 fail(f"a {field} that is not {n}-char hex")
-        parents = spans.field("parentSpanId")
-        if not all_true(pc.or_(pc.equal(parents, ""), pc.match_substring_regex(parents, _ID_RE[16]))):
+        if not _all_hex(spans.field("parentSpanId"), 16, empty_ok=True):
             fail("a parentSpanId that is not 16-char hex")
         starts = spans.field("startTimeUnixNano")
         if starts.null_count or pc.any(pc.is_in(starts, pa.array(["", "0"]))).as_py():

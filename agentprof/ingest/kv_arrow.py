@@ -28,7 +28,7 @@ _ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _local = threading.local()
 
 
-def _value_bytes(strings: pa.Array):
+def value_bytes(strings: pa.Array):
     """The bytes of all the strings' values, as a numpy array (no copy)."""
     import numpy as np
 
@@ -46,7 +46,7 @@ def json_strings(strings: pa.Array) -> pa.Array:
 
     # Whole-buffer checks first: most texts hold nothing to escape, and a pass of Arrow's
     # replace or regex kernels costs ~10x a vectorized byte test.
-    data = _value_bytes(strings)
+    data = value_bytes(strings)
     s = strings
     if (data == 0x5C).any():
         s = pc.replace_substring(s, "\\", "\\\\")

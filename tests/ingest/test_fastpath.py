@@ -188,6 +188,10 @@ def test_raw_form_of_one_span(tmp_path):
 UNSUPPORTED = {
     "base64 ids": lambda: _line([_span(traceId="W47/95gDgQPSabYzgT/GDA==")]),
     "short hex id": lambda: _line([_span(spanId="abc")]),
+    "16 chars, not hex": lambda: _line([_span(spanId="0123456789abcdeg")]),
+    "16 bytes, not hex": lambda: _line([_span(spanId="\u00e9" * 8)]),  # 8 two-byte characters
+    "parent 16 chars, not hex": lambda: _line([_span(parentSpanId="zzzzzzzzzzzzzzzz")]),
+    "trace id 32 chars, one not hex": lambda: _line([_span(traceId="5b8efff798038103d269b633813fc60x")]),
     "kind as enum name": lambda: _line([_span(kind="SPAN_KIND_CLIENT")]),
     "status code as enum name": lambda: _line([_span(status={"code": "STATUS_CODE_ERROR"})]),
     "kind out of range": lambda: _line([_span(kind=9)]),
