@@ -173,9 +173,12 @@ def _flatten(block, path: str, cache: dict):
         columns = {
             # Top-level columns, not the span struct: DuckDB then converts only what it reads.
             **{f"sp_{name}": pc.struct_field(sp, name) for name in _SPAN_FIELDS},
-            "attributes": attrs.objects(),
-            "events": events,
-            "resource": pc.take(res_text, sp_resource),
+            # Typed as JSON: DuckDB then stores the text as is, where from a string it would
+            # parse it to check it (~0.4 CPU-s per 1M spans). Valid by construction
+            # (kv_arrow's escaping is tested against DuckDB's to_json; orjson).
+            "attributes": _json(attrs.objects()),
+            "events": _json(events),
+            "resource": _json(pc.take(res_text, sp_resource)),
             "_service_name": pc.take(service, sp_resource),
             "scope_name": pc.take(scope_name, sp_scope),
             "_exception_type": exception_type,
@@ -184,6 +187,13 @@ def _flatten(block, path: str, cache: dict):
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # e.g. an intValue that is not an int64
         raise OnePassUnsupported(f"{path}: {exc}; needs the lenient reader") from exc
     return pa.record_batch(columns)
+
+
+def _json(texts):
+    """JSON texts as Arrow's JSON extension type (read by DuckDB as its JSON type)."""
+    import pyarrow as pa
+
+    return pa.ExtensionArray.from_storage(pa.json_(), texts)
 
 
 def _open_gzip(path: str, batch_bytes: int):

@@ -168,21 +168,31 @@ def needs_repair(con: duckdb.DuckDBPyConnection, table: str = schema.TABLE) -> b
     orphans, clock skew and parent cycles are what is left to find. Cheapest checks first.
     """
     T = table
-    checks = (
-        f"SELECT EXISTS (SELECT 1 FROM {T} GROUP BY trace_id, span_id HAVING count(*) > 1)",
-        # One join finds orphans (no parent row) and children outside their parent.
-        f"""SELECT EXISTS (SELECT 1 FROM {T} c LEFT JOIN {T} p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-                           WHERE c.end_ns < c.start_ns OR (c.parent_span_id IS NOT NULL AND (p.span_id IS NULL
-                                 OR c.start_ns < p.start_ns OR c.end_ns > p.end_ns)))""",
-        # Ids are unique and every parent exists: a span no root reaches is on a cycle. A walk
-        # down from the roots never enters a cycle, so UNION ALL (no dedup) ends.
+    if con.execute(f"SELECT EXISTS (SELECT 1 FROM {T} GROUP BY trace_id, span_id HAVING count(*) > 1)").fetchall()[0][0]:
+        return True
+    # One join finds orphans (no parent row) and children outside their parent, and counts
+    # the children with exactly their parent's start and end.
+    outside, tied = con.execute(
+        f"""SELECT count(*) FILTER (WHERE c.end_ns < c.start_ns OR (c.parent_span_id IS NOT NULL AND (p.span_id IS NULL
+                                          OR c.start_ns < p.start_ns OR c.end_ns > p.end_ns))),
+                   count(*) FILTER (WHERE c.start_ns = p.start_ns AND c.end_ns = p.end_ns)
+            FROM {T} c LEFT JOIN {T} p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id"""
+    ).fetchall()[0]
+    if outside:
+        return True
+    if not tied:
+        # Every child is inside its parent, so along a parent cycle starts never decrease and
+        # ends never increase: all its spans would share one start and end. None do.
+        return False
+    # Ids are unique and every parent exists: a span no root reaches is on a cycle. A walk
+    # down from the roots never enters a cycle, so UNION ALL (no dedup) ends.
+    return con.execute(
         f"""WITH RECURSIVE reach(trace_id, span_id) AS (
                 SELECT trace_id, span_id FROM {T} WHERE parent_span_id IS NULL
                 UNION ALL
                 SELECT c.trace_id, c.span_id FROM {T} c JOIN reach r ON c.trace_id = r.trace_id AND c.parent_span_id = r.span_id)
-            SELECT (SELECT count(*) FROM reach) <> (SELECT count(*) FROM {T})""",
-    )
-    return any(con.execute(sql).fetchall()[0][0] for sql in checks)
+            SELECT (SELECT count(*) FROM reach) <> (SELECT count(*) FROM {T})"""
+    ).fetchall()[0][0]
 
 
 def stage_spans(con: duckdb.DuckDBPyConnection) -> None:

@@ -403,6 +403,23 @@ def test_problems_found_after_a_direct_load_go_through_the_stage(tmp_path, monke
     _assert_identical(p, monkeypatch)
 
 
+def _spans_table(rows: list[tuple[str, str | None, int, int]]):
+    con = open_store()
+    con.executemany(
+        "INSERT INTO spans (trace_id, span_id, parent_span_id, name, category, start_ns, end_ns, status, source_format, attributes, events, resource) "
+        "VALUES ('t', ?, ?, 'x', 'other', ?, ?, 'unset', 'test', '{}', '[]', '{}')", rows)
+    return con
+
+
+def test_a_cycle_of_spans_with_equal_times_needs_the_repair():
+    """Inside each other and all parents present: only the walk from the roots finds it."""
+    tree = [("a", None, 0, 100), ("b", "a", 10, 50), ("c", "b", 20, 30)]
+    assert not repair.needs_repair(_spans_table(tree))
+    assert not repair.needs_repair(_spans_table(tree + [("d", "c", 20, 30)]))  # tied, no cycle
+    assert repair.needs_repair(_spans_table(tree + [("d", "e", 20, 30), ("e", "d", 20, 30)]))
+    assert repair.needs_repair(_spans_table(tree + [("f", "f", 20, 30)]))  # its own parent
+
+
 @pytest.mark.parametrize("problem", ["missing end", "tokens of the wrong type"])
 def test_a_late_span_needing_the_stage_moves_the_loaded_rows_there(tmp_path, monkeypatch, problem):
     from agentprof.ingest import normalize
