@@ -548,6 +548,10 @@ def finalize(con: duckdb.DuckDBPyConnection, table: str = schema.TABLE, *, fresh
             FROM (SELECT trace_id, span_id, parent_span_id, category,
                          json_extract_string(CAST(attributes AS VARCHAR), {_sql_list(agent_paths)}) AS a FROM {table})"""
     )
+    if fresh and not con.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {table} WHERE agent_name IS NULL AND parent_span_id IS NOT NULL)"
+    ).fetchall()[0][0]:
+        return  # every span that could inherit an agent name states its own: nothing to walk
     con.execute(
         f"""
         WITH RECURSIVE own AS ({own}),
