@@ -34,13 +34,13 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
-"""Bytes of input parsed per block. Peak memory grows with it (the parser reads a few
-blocks ahead, in their nested Arrow form), and a fixed cost per block (~200 Arrow kernel
-calls to check and flatten it, on data that has just left the parser's threads) favours
-larger ones. 1M spans on 1 MB lines, one-pass reader into a file store: 4 MiB, 1.15-1.19x
-the input size in peak RSS, 0.73-0.76x the reference's speed; 8 MiB, 1.36x and 0.80-0.84x
-(checking and flattening 2.3 instead of 3.0 CPU-s). A block must hold a whole line, so the
-first line's length raises it (see ``_open``)."""
+"""Bytes of input parsed per block. A fixed cost per block (~200 Arrow kernel calls to check
+and flatten it, on data that has just left the parser's threads) favours larger ones, and
+memory grows with it (``READ_AHEAD_BLOCKS`` raw blocks plus the few being parsed). 1M spans
+on 1 MB lines, one-pass reader into a file store: checking and flattening took 3.0 CPU-s in
+4 MiB blocks, 2.3 in 8 MiB ones; ingest 0.73-0.76x the reference's speed against
+0.80-0.84x. A block must hold a whole line, so the first line's length raises it (see
+``_open``)."""
 
 DEFAULT_MIN_ROWS = 50_000
 """Raw spans per yielded table (several blocks' worth). The normalizer's one big INSERT costs
@@ -284,6 +284,7 @@ def iter_raw_batches_jsonl(
         if gathered:
             yield pa.concat_tables(gathered)
     finally:
+        reader.close()  # first: a parse waiting for input must see its end
         pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -308,9 +309,93 @@ def parser_memory_pool():  # -> pyarrow.MemoryPool
     return pool
 
 
-def _open(path: str, batch_bytes: int):
+READ_AHEAD_BLOCKS = 4
+"""Raw blocks read beyond the last one handed out. Arrow's streaming JSON reader reads its
+input ahead in a background thread, up to ~34 blocks (285 MB of a file's bytes at 8 MiB);
+a few keep its parser threads fed."""
+
+
+class _PacedInput:
+    """A binary stream (``raw``: anything with ``read(n)`` and ``close()``) that lets its
+    reader get at most ``ahead`` bytes beyond what :meth:`release` has allowed so far: a
+    ``read`` past that waits. :meth:`close` ends the stream (later reads see its end), so a
+    reader abandoned mid-file never waits forever."""
+
+    def __init__(self, raw, ahead: int) -> None:
+        import threading
+
+        self._raw = raw
+        self._read = 0
+        self._allowed = ahead
+        self._cond = threading.Condition()
+        self.closed = False
+
+    def read(self, n: int = -1) -> bytes:
+        with self._cond:
+            while self._read >= self._allowed and not self.closed:
+                self._cond.wait()
+            if self.closed:
+                return b""
+        data = self._raw.read(n)
+        with self._cond:
+            self._read += len(data)
+        return data
+
+    def release(self, nbytes: int) -> None:
+        with self._cond:
+            self._allowed += nbytes
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            if self.closed:
+                return
+            self.closed = True
+            self._cond.notify_all()
+        self._raw.close()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+
+class BlockReader:
+    """Parsed blocks of an OTLP JSON-lines stream (Arrow's streaming JSON reader over a
+    :class:`_PacedInput`, at most :data:`READ_AHEAD_BLOCKS` blocks ahead). Call
+    :meth:`close` when done, also when stopping early."""
+
+    def __init__(self, raw, block_bytes: int) -> None:
+        import pyarrow as pa
+        import pyarrow.json as pj
+
+        self._input = _PacedInput(raw, READ_AHEAD_BLOCKS * block_bytes)
+        self._block_bytes = block_bytes
+        try:
+            self._reader = pj.open_json(
+                pa.PythonFile(self._input, mode="r"),
+                read_options=pj.ReadOptions(block_size=block_bytes, use_threads=True),
+                parse_options=pj.ParseOptions(
+                    explicit_schema=_otlp_schema(), unexpected_field_behavior="error", newlines_in_values=False
+                ),
+                memory_pool=parser_memory_pool(),
+            )
+        except BaseException:
+            self._input.close()
+            raise
+
+    def read_next_batch(self):
+        batch = self._reader.read_next_batch()
+        self._input.release(self._block_bytes)
+        return batch
+
+    def close(self) -> None:
+        self._input.close()
+
+
+def _open(path: str, batch_bytes: int) -> BlockReader:
     import pyarrow as pa
-    import pyarrow.json as pj
 
     with open(path, "rb") as fh:  # a block must hold whole lines: size it from the first one
         first = len(fh.readline(MAX_BLOCK_BYTES))
@@ -318,14 +403,7 @@ def _open(path: str, batch_bytes: int):
     try:
         # The format comes from the content, never the name: Arrow would take a ".gz" (or
         # ".bz2", ".zst", ...) name for compression and fail on a plain file so named.
-        return pj.open_json(
-            pa.input_stream(path, compression=None),
-            read_options=pj.ReadOptions(block_size=batch_bytes, use_threads=True),
-            parse_options=pj.ParseOptions(
-                explicit_schema=_otlp_schema(), unexpected_field_behavior="error", newlines_in_values=False
-            ),
-            memory_pool=parser_memory_pool(),
-        )
+        return BlockReader(pa.input_stream(path, compression=None), batch_bytes)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # the first block is parsed here
         raise FastPathUnsupported(f"{path}: {exc}") from exc
 

@@ -202,20 +202,14 @@ def _open_gzip(path: str, batch_bytes: int):
     import zlib
 
     import pyarrow as pa
-    import pyarrow.json as pj
 
-    from agentprof.ingest.fastpath import MAX_BLOCK_BYTES, _otlp_schema, parser_memory_pool
+    from agentprof.ingest.fastpath import MAX_BLOCK_BYTES, BlockReader
 
     try:
         with gzip.open(path, "rb") as fh:  # a block must hold whole lines: size it from the first one
             first = len(fh.readline(MAX_BLOCK_BYTES))
         stream = pa.input_stream(path, compression="gzip")
-        return pj.open_json(
-            stream,
-            read_options=pj.ReadOptions(block_size=min(max(batch_bytes, 2 * first), MAX_BLOCK_BYTES), use_threads=True),
-            parse_options=pj.ParseOptions(explicit_schema=_otlp_schema(), unexpected_field_behavior="error", newlines_in_values=False),
-            memory_pool=parser_memory_pool(),
-        )
+        return BlockReader(stream, min(max(batch_bytes, 2 * first), MAX_BLOCK_BYTES))
     except (OSError, EOFError, zlib.error, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise OnePassUnsupported(f"{path}: {exc}") from exc
 
@@ -311,6 +305,7 @@ def ingest_jsonl(
             inserted += table.num_rows
             del table  # let Arrow free the rows before the next statement's arrive
     finally:
+        reader.close()  # first: a parse waiting for input must see its end
         pool.shutdown(wait=True, cancel_futures=True)
     return inserted, target
 

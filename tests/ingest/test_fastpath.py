@@ -254,3 +254,76 @@ def test_a_late_unsupported_block_can_be_rolled_back(tmp_path):
             loaded += normalize_into(con, t)
     con.execute("ROLLBACK")
     assert loaded >= 39 and loaded % 39 == 0 and span_count(con) == 0
+
+
+class _CountingFile:
+    """A file-like source that records how far it has been read."""
+
+    def __init__(self, data: bytes) -> None:
+        import io
+
+        self._f = io.BytesIO(data)
+        self.read_bytes = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        self.read_bytes += len(data)
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_block_reader_reads_at_most_a_few_blocks_ahead(monkeypatch):
+    """Arrow's reader alone buffers ~34 blocks of input ahead; paced, it stays within reach."""
+    import time
+
+    block = 64 * 1024
+    line = _line([_span(spanId=f"{i:016x}") for i in range(40)])
+    lines = line * (60 * block // len(line))  # ~60 blocks
+    source = _CountingFile(lines)
+    reader = fastpath.BlockReader(source, block)
+    try:
+        first = reader.read_next_batch()
+        time.sleep(0.3)  # Arrow's background reader runs as far as it may
+        ahead = source.read_bytes
+        assert first.num_rows > 0
+        assert ahead <= (fastpath.READ_AHEAD_BLOCKS + 1) * block + len(line)
+        rows = first.num_rows
+        while True:
+            try:
+                rows += reader.read_next_batch().num_rows
+            except StopIteration:
+                break
+        assert rows == lines.count(b"\n") and source.read_bytes == len(lines)
+    finally:
+        reader.close()
+
+
+def test_closing_a_paced_input_ends_a_waiting_read():
+    import threading
+
+    paced = fastpath._PacedInput(_CountingFile(b"x" * 100), ahead=10)
+    assert paced.read(10) == b"x" * 10
+    got = []
+    waiting = threading.Thread(target=lambda: got.append(paced.read(10)))
+    waiting.start()
+    waiting.join(0.2)
+    assert waiting.is_alive() and got == []  # past its allowance: it waits
+    paced.release(5)
+    waiting.join(2)
+    assert got == [b"x" * 10]
+    waiting = threading.Thread(target=lambda: got.append(paced.read(10)))
+    waiting.start()
+    paced.close()
+    waiting.join(2)
+    assert not waiting.is_alive() and got[-1] == b""  # the end, not a hang
+
+
+def test_a_reader_abandoned_mid_file_does_not_hang(tmp_path):
+    p = tmp_path / "big.jsonl"
+    line = _line([_span(spanId=f"{i:016x}") for i in range(40)])
+    p.write_bytes(line * 400)
+    batches = iter_raw_batches_jsonl(p, batch_bytes=64 * 1024, min_rows=1)
+    assert next(batches).num_rows > 0
+    batches.close()  # the generator's finally closes the reader while Arrow reads ahead
