@@ -5,12 +5,11 @@ JSON text the span table keeps, and one text column per alias key the mapping re
 DuckDB the nested KeyValue structs instead made it convert them and run a lambda per
 attribute, and that INSERT was the bottleneck of reading a file.
 
-Every text here is byte for byte what the SQL of ``fastpath._scalar_parts`` and
-``normalize.otlp_value_text`` computes from the same structs: strings escaped as DuckDB's
-``to_json`` escapes them, integers normalized through int64, doubles formatted by DuckDB
-itself, booleans as ``true``/``false``, arrays as compact JSON. The caller turns
-``pyarrow.ArrowInvalid`` (an intValue that is not a decimal int64) into "needs the lenient
-reader".
+Every text here is byte for byte what DuckDB's SQL wrote from the same structs before:
+strings escaped as its ``to_json`` escapes them, integers normalized through int64, doubles
+formatted by DuckDB itself (``CAST(d AS VARCHAR)``), booleans as ``true``/``false``, arrays as
+compact JSON (tests use DuckDB as the oracle). The caller turns ``pyarrow.ArrowInvalid`` (an
+intValue that is not a decimal int64) into "needs the lenient reader".
 """
 
 from __future__ import annotations
@@ -71,7 +70,7 @@ def double_texts(doubles: pa.Array) -> pa.Array:
 
     codes = pc.dictionary_encode(doubles.view(pa.int64()))
     cache = getattr(_local, "doubles", None)
-    if cache is None:
+    if cache is None or len(cache) > 100_000:  # bounded: a file of ever-new values
         cache = _local.doubles = {}
     bits = codes.dictionary.to_pylist()
     new = [b for b in bits if b not in cache]
@@ -84,8 +83,6 @@ def double_texts(doubles: pa.Array) -> pa.Array:
             texts = con.execute("SELECT CAST(b AS VARCHAR) FROM _doubles").fetchall()
         finally:
             con.unregister("_doubles")
-        if len(cache) > 100_000:
-            cache.clear()
         cache.update(zip(new, (t for (t,) in texts)))
     return pc.take(pa.array([cache[b] for b in bits], pa.string()), codes.indices)
 

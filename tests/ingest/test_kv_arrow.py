@@ -165,3 +165,11 @@ def test_events_are_a_json_array_per_span():
         "[]",
     ]
     assert attrs.lookup(["exception.type"])["exception.type"].to_pylist() == ["ValueError", None]
+
+
+def test_the_double_cache_stays_bounded_and_right():
+    kv_arrow._local.doubles = {i: "stale" for i in range(100_001)}  # over the bound: started afresh
+    values = [0.5, 2.0, 0.5]
+    assert kv_arrow.double_texts(pa.array(values, pa.float64())).to_pylist() == ["0.5", "2.0", "0.5"]
+    assert len(kv_arrow._local.doubles) == 2
+    assert kv_arrow.double_texts(pa.array([2.0, 3.5], pa.float64())).to_pylist() == ["2.0", "3.5"]
