@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -129,3 +130,22 @@ def test_folder_reads_traces_and_passes_over_other_files(tmp_path):
     # named explicitly, a file is always sniffed
     named = run_cli("analyze", str(tmp_path / "README.md"))
     assert_clean_error(named, "README.md: not a trace file")
+
+
+def test_the_command_line_leaves_pandas_unimported_and_library_callers_keep_it(tmp_path):
+    """pyarrow would import pandas (~0.4 s with its exit) only to check values' types."""
+    html, md = tmp_path / "r.html", tmp_path / "r.md"
+    code = (
+        "import sys\n"
+        f"sys.argv = ['agentprof', 'analyze', {str(SAMPLE)!r}, '--json', '--html', {str(html)!r}, '--md', {str(md)!r}]\n"
+        "from agentprof.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print('PANDAS', 'pandas' in sys.modules, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "PANDAS False" in proc.stderr
+    assert json.loads(proc.stdout)["runs"] and html.stat().st_size > 100_000 and md.read_text().strip()
+    import agentprof.cli  # noqa: F401 - importing the CLI module installs nothing
+
+    assert importlib.util.find_spec("pandas") is not None
