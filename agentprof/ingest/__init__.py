@@ -127,7 +127,7 @@ def read_file(path: str, report: Any, fmt: str, gz: bool, batch_spans: int = BAT
 def _read_fast(con: duckdb.DuckDBPyConnection, path: str, direct: bool) -> str | None:
     """Well-formed, uncompressed OTLP JSON lines through the Arrow/DuckDB readers.
 
-    The one-pass reader (Arrow structs → span-table columns in one query per batch); for
+    The one-pass reader (Arrow → flat columns → span-table rows in one query per batch); for
     spans with prompt content to measure in Python, the fast reader (Arrow → raw JSON text
     → ``normalize_into``). ``direct``: the span table is empty and this is the only file, so
     the one-pass reader may load straight into it (see ``onepass.ingest_jsonl``).
