@@ -37,6 +37,9 @@ def _varint(f: IO[bytes]) -> int | None:
             raise ValueError("malformed varint")
 
 
+_SCALARS = frozenset(("string_value", "int_value", "double_value", "bool_value"))
+
+
 def _any(v: Any) -> Any:
     which = v.WhichOneof("value")
     if which is None:
@@ -53,17 +56,24 @@ def _any(v: Any) -> Any:
 
 
 def _attrs(kvs: Any) -> dict[str, Any]:
-    return {kv.key: _any(kv.value) for kv in kvs}
+    out = {}
+    for kv in kvs:  # the scalar case inline: this runs for every attribute of every span
+        v = kv.value
+        which = v.WhichOneof("value")
+        out[kv.key] = getattr(v, which) if which in _SCALARS else _any(v)
+    return out
 
 
 def resource_spans_rows(rs: Any, rows: list[tuple], report: FileReport, place: str) -> None:
     """Append the raw rows of one ``ResourceSpans`` message."""
     resource = dumps(_attrs(rs.resource.attributes))
+    append = rows.append
     for ss in rs.scope_spans:
         scope = ss.scope.name or None
         for s in ss.spans:
+            trace_id, span_id, start, end = s.trace_id, s.span_id, s.start_time_unix_nano, s.end_time_unix_nano
             # fixed64 times: one an int64 cannot hold is no time at all (as the JSON reader reads it)
-            if len(s.trace_id) != 16 or len(s.span_id) != 8 or not 0 < s.start_time_unix_nano < 1 << 63:
+            if len(trace_id) != 16 or len(span_id) != 8 or not 0 < start < 1 << 63:
                 report.note(
                     "bad-span",
                     place,
@@ -72,29 +82,32 @@ def resource_spans_rows(rs: Any, rows: list[tuple], report: FileReport, place: s
                     skipped=1,
                 )
                 continue
-            span_id = s.span_id.hex()
-            where = f"{place}, span {span_id}"
-            events = [
-                {"name": e.name, "time_ns": e.time_unix_nano, "attributes": _attrs(e.attributes)} for e in s.events
-            ]
-            events_text = dumps(events) if events else "[]"
-            if len(events_text) > MAX_ATTRIBUTE_CHARS:
-                cut_events, cut = truncate_long_strings(events)
-                if cut:
-                    report.note("long-attribute", where, "long event attribute strings were cut", "nothing to do", count=cut)
-                    events_text = dumps(cut_events)
-            rows.append(
+            span_id = span_id.hex()
+            events_text = "[]"
+            if s.events:
+                events = [
+                    {"name": e.name, "time_ns": e.time_unix_nano, "attributes": _attrs(e.attributes)} for e in s.events
+                ]
+                events_text = dumps(events)
+                if len(events_text) > MAX_ATTRIBUTE_CHARS:
+                    cut_events, cut = truncate_long_strings(events)
+                    if cut:
+                        where = f"{place}, span {span_id}"
+                        report.note("long-attribute", where, "long event attribute strings were cut", "nothing to do", count=cut)
+                        events_text = dumps(cut_events)
+            status = s.status
+            append(
                 (
-                    s.trace_id.hex(),
+                    trace_id.hex(),
                     span_id,
                     s.parent_span_id.hex() or None,
                     s.name,
                     KINDS.get(s.kind, "UNSPECIFIED"),
-                    s.start_time_unix_nano,
-                    s.end_time_unix_nano if 0 < s.end_time_unix_nano < 1 << 63 else None,
-                    STATUSES.get(s.status.code, "unset"),
-                    s.status.message or None,
-                    attributes_text(_attrs(s.attributes), report, where),
+                    start,
+                    end if 0 < end < 1 << 63 else None,
+                    STATUSES.get(status.code, "unset"),
+                    status.message or None,
+                    attributes_text(_attrs(s.attributes), report, f"{place}, span {span_id}"),
                     events_text,
                     resource,
                     scope,
