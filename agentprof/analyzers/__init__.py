@@ -62,6 +62,7 @@ def analyze(
 
 
 def _analyze(con: duckdb.DuckDBPyConnection, config: Config, sources: tuple[SourceFile, ...], detail_limit: int) -> Profile:
+    from agentprof import store
     from agentprof._version import __version__
     from agentprof.analyzers._tree import load_tree
     from agentprof.analyzers.aggregate import ALERT_THRESHOLDS, build_aggregates
@@ -78,7 +79,7 @@ def _analyze(con: duckdb.DuckDBPyConnection, config: Config, sources: tuple[Sour
     tree = load_tree(con)
     # The run rows (the ``runs`` view: SQL only) are read on a cursor of their own while this
     # thread works out the span trees in numpy and Python, so both cores work.
-    cursor = con.cursor()
+    cursor = store.cursor(con)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentprof-runs") as pool:
         run_rows = pool.submit(fetch_run_rows, cursor, tree)
         try:

@@ -180,11 +180,11 @@ def _read_pipelined(con, row_batches, fmt: str, path: str, progress, done: int, 
 
     import duckdb
 
-    from agentprof import schema
+    from agentprof import schema, store
     from agentprof.ingest import batches, normalize, repair
     from agentprof.ingest.raw import rows_to_arrow
 
-    cur = con.cursor()  # same database, own connection state: safe to drive from the worker
+    cur = store.cursor(con)  # same database, own connection state: safe to drive from the worker
     target = schema.TABLE if direct else repair.STAGE
 
     def tables():

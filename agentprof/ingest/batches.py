@@ -1,6 +1,7 @@
 """Insert statements sized to DuckDB's row groups.
 
-DuckDB stores a table in row groups of 122,880 rows. In a file store, an INSERT that ends
+DuckDB stores a table in row groups (122,880 rows by default; a file store from
+``agentprof.store.open_store`` uses ``store.ROW_GROUP_ROWS``). In a file store, an INSERT that ends
 part-way through a row group commits its rows through the write-ahead log, and the automatic
 checkpoint that follows (every ~16 MB of log) compresses that partial row group and rewrites
 it again once later rows fill it, leaving the old blocks free in the file. An INSERT that
@@ -26,8 +27,9 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-ROW_GROUP_ROWS = 122_880
-"""DuckDB's default row group size (``tests/ingest/test_batches.py`` checks it still is)."""
+DEFAULT_ROW_GROUP_ROWS = 122_880
+"""DuckDB's default row group size (``tests/ingest/test_batches.py`` checks it still is), for
+a database attached without one (``agentprof.store.open_store`` sets its own)."""
 
 
 IN_MEMORY_ROWS = 50_000
@@ -49,17 +51,31 @@ def plan(con: duckdb.DuckDBPyConnection, table: str, size: int | None = None) ->
     """The statements for inserting into ``table``.
 
     In a file store they are exact: the first brings ``table`` to a whole number of
-    ``size``-row groups (default :data:`ROW_GROUP_ROWS`), each later one is ``size`` rows.
+    ``size``-row groups (default: the database's row group size, :func:`row_group_rows`),
+    each later one is ``size`` rows.
     In memory each takes at least ``size`` rows (default :data:`IN_MEMORY_ROWS`) in whole
     input tables: slicing one across two statements cost 15% more time and memory there
     (1M spans: 17.2 s and 1.32 GB against 14.8-15.7 s and 1.06-1.12 GB)."""
-    in_memory = con.execute("SELECT path IS NULL FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0]
-    if in_memory:
+    from agentprof.store import in_memory
+
+    if in_memory(con):
         size = size or IN_MEMORY_ROWS
         return Plan(size, size, exact=False)
-    size = size or ROW_GROUP_ROWS
+    size = size or row_group_rows(con)
     count = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     return Plan(size - count % size, size, exact=True)
+
+
+def row_group_rows(con: duckdb.DuckDBPyConnection) -> int:
+    """Rows per row group of ``con``'s current database: the size it was attached with, else
+    DuckDB's default."""
+    import duckdb
+
+    try:
+        rows = con.execute("SELECT options['row_group_size'] FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    except duckdb.Error:  # a DuckDB without the options column attaches at the default size
+        return DEFAULT_ROW_GROUP_ROWS
+    return int(rows[0][0]) if rows and rows[0][0] else DEFAULT_ROW_GROUP_ROWS
 
 
 def cut(tables: Iterable[pa.Table], plan: Plan) -> Iterator[pa.Table]:

@@ -6,7 +6,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from agentprof import schema
+from agentprof import schema, store
 from agentprof.ingest import batches, ingest_files
 from agentprof.store import open_store
 from tests.ingest.test_onepass import generate
@@ -42,7 +42,24 @@ def test_plan_fills_the_last_row_group_of_a_file_store(tmp_path):
     con.execute("CREATE TABLE e (i BIGINT)")
     assert batches.plan(con, "t", size=4) == (3, 4, True)
     assert batches.plan(con, "e", size=4) == (4, 4, True)
-    assert batches.plan(con, "t") == (batches.ROW_GROUP_ROWS - 9, batches.ROW_GROUP_ROWS, True)
+    default = batches.DEFAULT_ROW_GROUP_ROWS
+    assert batches.plan(con, "t") == (default - 9, default, True)
+
+
+def test_a_file_store_has_its_own_row_groups_and_the_plan_follows_them(tmp_path):
+    con = open_store(tmp_path / "s.duckdb")
+    assert batches.row_group_rows(con) == store.ROW_GROUP_ROWS != batches.DEFAULT_ROW_GROUP_ROWS
+    con.execute(f"CREATE TABLE t AS SELECT range AS i FROM range({store.ROW_GROUP_ROWS + 5})")
+    con.execute("CHECKPOINT")
+    assert batches.plan(con, "t") == (store.ROW_GROUP_ROWS - 5, store.ROW_GROUP_ROWS, True)
+    groups = con.execute(
+        "SELECT row_group_id, max(count) FROM pragma_storage_info('t') WHERE column_name = 'i' GROUP BY ALL ORDER BY 1"
+    ).fetchall()
+    assert groups == [(0, store.ROW_GROUP_ROWS), (1, 5)]
+    con.close()
+    # Reopened, appended rows still go into row groups of that size.
+    con = open_store(tmp_path / "s.duckdb")
+    assert batches.plan(con, "t") == (store.ROW_GROUP_ROWS - 5, store.ROW_GROUP_ROWS, True)
 
 
 def test_plan_keeps_a_fixed_size_in_memory():
@@ -55,12 +72,12 @@ def test_plan_keeps_a_fixed_size_in_memory():
 def test_duckdb_row_groups_are_the_size_the_cut_assumes(tmp_path):
     # If DuckDB changes its default row group size, the statements stop lining up with it.
     con = duckdb.connect(str(tmp_path / "rg.duckdb"))
-    con.execute(f"CREATE TABLE t AS SELECT range AS i FROM range({batches.ROW_GROUP_ROWS + 1})")
+    con.execute(f"CREATE TABLE t AS SELECT range AS i FROM range({batches.DEFAULT_ROW_GROUP_ROWS + 1})")
     con.execute("CHECKPOINT")
     groups = con.execute(
         "SELECT row_group_id, max(count) FROM pragma_storage_info('t') WHERE column_name = 'i' GROUP BY ALL ORDER BY 1"
     ).fetchall()
-    assert groups == [(0, batches.ROW_GROUP_ROWS), (1, 1)]
+    assert groups == [(0, batches.DEFAULT_ROW_GROUP_ROWS), (1, 1)]
 
 
 @pytest.mark.parametrize("fast", [True, False])
@@ -72,7 +89,10 @@ def test_small_statements_store_the_same_rows(tmp_path, monkeypatch, fast, in_fi
     con = open_store()
     ingest_files(con, [p], fast=fast)
     expected = con.execute(f"SELECT {cols} FROM {schema.TABLE} ORDER BY rowid").fetchall()
-    monkeypatch.setattr(batches, "ROW_GROUP_ROWS" if in_file else "IN_MEMORY_ROWS", 7)
+    if in_file:
+        monkeypatch.setattr(batches, "row_group_rows", lambda con: 7)
+    else:
+        monkeypatch.setattr(batches, "IN_MEMORY_ROWS", 7)
     small = open_store(tmp_path / "small.duckdb" if in_file else None)
     ingest_files(small, [p], fast=fast)
     assert small.execute(f"SELECT {cols} FROM {schema.TABLE} ORDER BY rowid").fetchall() == expected
