@@ -7,7 +7,8 @@ in batches of raw spans (``raw``), map them into a stage table with SQL (``norma
 statements sized to the store (``batches``), then repair the stage as a whole (``repair``),
 move it into ``spans``, settle tree-level facts (``normalize.finalize``) and price the LLM
 calls (``pricing``).
-Memory is bounded by the batch, not by the file. Bad content never raises: every problem is
+Memory is bounded by the batch, not by the file (into a file store, DuckDB's own memory is
+capped while files stream in: ``memory_cap``). Bad content never raises: every problem is
 recorded in that file's report with its place and a fix.
 """
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from agentprof.config import Config
+    from agentprof.ingest.memory_cap import MemoryCap
     from agentprof.profile import SourceFile
 
 BATCH_SPANS = 50_000
@@ -124,7 +126,30 @@ def read_file(path: str, report: Any, fmt: str, gz: bool, batch_spans: int = BAT
         )
 
 
-def _read_fast(con: duckdb.DuckDBPyConnection, path: str, direct: bool) -> str | None:
+def _remove_rows(con: duckdb.DuckDBPyConnection, path: str, direct: bool) -> None:
+    """Remove what reading ``path`` loaded: its stage rows, and the span table's when
+    ``direct`` (the span table was empty before this file)."""
+    from agentprof import schema
+    from agentprof.ingest import repair
+
+    con.execute(f"DELETE FROM {repair.STAGE} WHERE source_file = ?", [path])
+    if direct:
+        con.execute(f"DELETE FROM {schema.TABLE}")
+
+
+def _read_one(con, cap: MemoryCap, report, path: str, fmt: str, gz: bool, direct: bool, fast: bool, progress,
+              done: int, total: int, batch_spans: int) -> str:
+    """Read one file into the stage (or, ``direct``, the span table); returns the table."""
+    from agentprof.ingest import detect
+
+    into = _read_fast(con, cap, path, direct) if fast and fmt == detect.OTLP_JSONL else None
+    if into is None:
+        into = _read_pipelined(con, cap, read_file(path, report, fmt, gz, batch_spans), fmt, path, progress, done,
+                               total, direct=direct)
+    return into
+
+
+def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, direct: bool) -> str | None:
     """Well-formed, uncompressed OTLP JSON lines through the Arrow/DuckDB readers.
 
     The one-pass reader (Arrow → flat columns → span-table rows in one query per batch); for
@@ -140,12 +165,12 @@ def _read_fast(con: duckdb.DuckDBPyConnection, path: str, direct: bool) -> str |
     from agentprof.ingest import batches, fastpath, normalize, onepass, repair
 
     def undo() -> None:
-        con.execute(f"DELETE FROM {repair.STAGE} WHERE source_file = ?", [path])
-        if direct:
-            con.execute(f"DELETE FROM {schema.TABLE}")  # it was empty before this file
+        with cap.lifted():  # whole-table statements (see memory_cap)
+            _remove_rows(con, path, direct)
 
     def demote() -> str:
-        repair.stage_spans(con)
+        with cap.lifted():
+            repair.stage_spans(con)
         return repair.STAGE
 
     try:
@@ -167,7 +192,8 @@ def _read_fast(con: duckdb.DuckDBPyConnection, path: str, direct: bool) -> str |
     return repair.STAGE
 
 
-def _read_pipelined(con, row_batches, fmt: str, path: str, progress, done: int, total: int, *, direct: bool = False) -> str:
+def _read_pipelined(con, cap: MemoryCap, row_batches, fmt: str, path: str, progress, done: int, total: int, *,
+                    direct: bool = False) -> str:
     """Normalize batch N in DuckDB (a worker thread; DuckDB releases the GIL) while Python
     parses batch N+1, so the two cores both work.
 
@@ -200,7 +226,8 @@ def _read_pipelined(con, row_batches, fmt: str, path: str, progress, done: int, 
         except duckdb.InvalidInputException as exc:
             if target != schema.TABLE or not normalize.needs_stage(exc):
                 raise
-            repair.stage_spans(cur)  # the failed statement inserted nothing
+            with cap.lifted():  # a whole-table statement (see memory_cap)
+                repair.stage_spans(cur)  # the failed statement inserted nothing
             target = repair.STAGE
             normalize.normalize_into(cur, table, target=target)
 
@@ -242,11 +269,20 @@ def ingest_files(
     Returns:
         One ``SourceFile`` per file, in order, with what was read, skipped and repaired.
     """
-    from agentprof import pricing, schema
-    from agentprof.ingest import detect, normalize, repair
-    from agentprof.ingest._report import FileReport
+    from agentprof import pricing
 
     pricing.import_in_background()
+    return _ingest(con, paths, config, progress, batch_spans, fast)
+
+
+def _ingest(con, paths, config, progress, batch_spans: int, fast: bool) -> tuple[SourceFile, ...]:
+    import duckdb
+
+    from agentprof import pricing, schema
+    from agentprof.ingest import normalize, repair
+    from agentprof.ingest._report import FileReport
+    from agentprof.ingest.memory_cap import MemoryCap
+
     files, passed_over = _expand(paths)
     sizes = {}
     for p in files:
@@ -264,37 +300,45 @@ def ingest_files(
     fresh = not con.execute(f"SELECT count(*) FROM {schema.TABLE}").fetchall()[0][0]
     direct = len(files) == 1 and fresh
     try:
-        for path in files:
-            report = FileReport(path)
-            ordered.append(report)
-            if path in reports:  # the same file twice: its spans would all be duplicates
-                report.fatal = f"{path}: given twice; read once"
-                continue
-            reports[path] = report
-            if not os.path.exists(path):
-                report.fatal = f"{path}: no such file; check the path"
-                continue
-            sniffed = sniff_file(path, report)
-            if sniffed is None:
-                continue
-            fmt, gz = sniffed
-            try:
-                into = _read_fast(con, path, direct) if fast and fmt == detect.OTLP_JSONL else None
-                if into is None:
-                    into = _read_pipelined(con, read_file(path, report, fmt, gz, batch_spans), fmt, path, progress,
-                                           done, total, direct=direct)
-                direct = into == schema.TABLE
-            except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others
-                # Not expected for any input; kept so that a bug shows as a message, not a traceback.
-                report.note(
-                    "unexpected",
-                    None,
-                    f"reading stopped early on an unexpected error ({type(exc).__name__}: {str(exc)[:200]}); the spans before it were kept",
-                    "please report this file's shape as an agentprof bug",
-                )
-            done += sizes[path]
-            if progress is not None:
-                progress(done, total)
+        with MemoryCap(con) as cap:
+            for path in files:
+                report = FileReport(path)
+                ordered.append(report)
+                if path in reports:  # the same file twice: its spans would all be duplicates
+                    report.fatal = f"{path}: given twice; read once"
+                    continue
+                reports[path] = report
+                if not os.path.exists(path):
+                    report.fatal = f"{path}: no such file; check the path"
+                    continue
+                sniffed = sniff_file(path, report)
+                if sniffed is None:
+                    continue
+                fmt, gz = sniffed
+                args = (path, fmt, gz, direct, fast, progress, done, total, batch_spans)
+                try:
+                    try:
+                        into = _read_one(con, cap, report, *args)
+                    except duckdb.OutOfMemoryException:
+                        if not cap.active:
+                            raise
+                        # A statement needed more than the cap: read this file again uncapped.
+                        cap.lift()
+                        _remove_rows(con, path, direct)
+                        report = reports[path] = ordered[-1] = FileReport(path, format=report.format)
+                        into = _read_one(con, cap, report, *args)
+                    direct = into == schema.TABLE
+                except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others
+                    # Not expected for any input; kept so that a bug shows as a message, not a traceback.
+                    report.note(
+                        "unexpected",
+                        None,
+                        f"reading stopped early on an unexpected error ({type(exc).__name__}: {str(exc)[:200]}); the spans before it were kept",
+                        "please report this file's shape as an agentprof bug",
+                    )
+                done += sizes[path]
+                if progress is not None:
+                    progress(done, total)
         if direct and repair.needs_repair(con):
             repair.stage_spans(con)  # the stage repairs and reports; same rows, same order
             direct = False
