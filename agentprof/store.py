@@ -105,8 +105,8 @@ ROW_GROUP_ROWS = 61_440
 """Rows per row group in a file store; DuckDB's default is 122,880. Ingest inserts one row
 group per statement (``ingest.batches``) and holds that statement's Arrow rows, the next
 one's and DuckDB's uncompressed copy, so the row group sets the peak memory: into a file
-store, 1M spans took 630-670 MB at this size against 800-850 MB at the default, at the same
-speed, for a file 3% larger (bench/README.md)."""
+store, 1M spans took 600-620 MB at this size against 765-818 MB at the default, for ~6% more
+time and a file 3% larger (bench/README.md)."""
 
 STORE_CATALOG = "store"
 """Name the store file is attached under (a file store; DuckDB takes a row group size only

@@ -2,9 +2,9 @@
 
 Uncapped, DuckDB keeps every block it has written cached, up to its default limit of 80% of
 RAM, so its share of an ingest grows with the file. While files stream in, every statement
-holds one batch, so a small cap costs nothing: it only makes DuckDB evict blocks that are
-already on disk. 1M spans into a file store peaked at 545 MB capped, against 600 MB
-uncapped, at the same speed (bench/README.md).
+holds one batch, so a small cap only makes DuckDB evict blocks that are already on disk.
+1M spans into a file store peaked at 535-557 MB capped, against ~600-620 MB uncapped, for
+~3% more time (bench/README.md).
 
 Statements that work on a whole table (moving what was loaded into the stage, removing a
 refused file's rows) run with the cap lifted: some of DuckDB's operators cannot spill, and
