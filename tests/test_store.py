@@ -49,6 +49,38 @@ def test_file_store_round_trips_and_rejects_other_versions(tmp_path):
         store.open_store(path)
 
 
+@pytest.mark.parametrize("in_file", [True, False])
+def test_a_cursor_sees_the_store_and_a_file_leaves_only_itself_behind(tmp_path, in_file):
+    con = store.open_store(tmp_path / "runs.duckdb" if in_file else None)
+    store.load_arrow(con, pa.Table.from_pylist([_row()], schema=schema.arrow_schema()))
+    cur = store.cursor(con)
+    assert cur.execute("SELECT span_id FROM spans").fetchall() == [("b" * 16,)]
+    assert store.in_memory(cur) is (not in_file)
+    cur.close()
+    con.close()
+    # A file store is one file: spills went to runs.duckdb.tmp, which DuckDB removes.
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["runs.duckdb"] if in_file else [])
+
+
+def test_a_store_file_that_is_locked_is_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "runs.duckdb"
+    store.open_store(path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(path)!r}); print('ready', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreError, match="cannot open as a DuckDB span store"):
+            store.open_store(path)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+
+
 def test_not_a_duckdb_file(tmp_path):
     bogus = tmp_path / "notes.duckdb"
     bogus.write_text("these are my notes, not a database\n" * 10)
