@@ -181,6 +181,17 @@ def _sql_list(values) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
+def _one_of(expr: str, values) -> str:
+    """``expr`` is one of the string constants ``values`` (true, else NULL).
+
+    Not ``IN (...)``, nor ``list_contains``, which DuckDB rewrites into it: DuckDB plans an IN
+    list of a few constants as a hash join, and an INSERT through that join no longer keeps
+    the rows in the order they were read (the span table's order and the stage's read-order
+    numbers would then not follow the file)."""
+    whens = " ".join("WHEN '" + v.replace("'", "''") + "' THEN true" for v in values)
+    return f"(CASE {expr} {whens} END)"
+
+
 def _case_map(expr: str, mapping: dict[str, str]) -> str:
     whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in mapping.items())
     return f"CASE {expr} {whens} END"
@@ -311,11 +322,10 @@ def own_agent_sql(category: str = "category", s: _Sql | None = None) -> str:
 def category_sql(s: _Sql | None = None) -> str:
     s = s or _SQL
     own, op, name = f"lower({s.first('category')})", f"lower({s.first('operation')})", "name"
-    cats = ", ".join(f"'{c}'" for c in schema.CATEGORIES)
     return f"""CASE
-        WHEN {own} IN ({cats}) THEN {own}
+        WHEN {_one_of(own, schema.CATEGORIES)} THEN {own}
         WHEN {op} = 'handoff' THEN 'handoff'
-        WHEN {op} IN ('chat', 'text_completion', 'generate_content', 'embeddings') THEN {_case_map(op, OPERATION_CATEGORY)}
+        WHEN {_one_of(op, ('chat', 'text_completion', 'generate_content', 'embeddings'))} THEN {_case_map(op, OPERATION_CATEGORY)}
         WHEN lower({name}) LIKE '%handoff%' THEN 'handoff'
         WHEN regexp_full_match({name}, 'agent\\.step\\.[0-9]+') THEN 'step'
         WHEN {_case_map(op, OPERATION_CATEGORY)} IS NOT NULL THEN {_case_map(op, OPERATION_CATEGORY)}
@@ -355,7 +365,7 @@ def _select_sql(raw: str, stage: bool, rep: JsonTextRep | FlatRep = JSON_TEXT, *
     provider = f"coalesce({_case_map(provider_raw, PROVIDER_ALIASES)}, {provider_raw})"
     ip = s.v("llm.invocation_parameters")
     invocation_model = f"(CASE WHEN json_valid({ip}) THEN json_extract_string({ip}, '$.model') END)"
-    llm = "cat IN ('llm', 'embedding')"
+    llm = _one_of("cat", ("llm", "embedding"))
     legacy_operation = _case_map(f"lower({s.first('legacy_request_type')})", LEGACY_OPERATION)
 
     ints = {c: s.int_col(c) for c in _INT_COLUMNS}
