@@ -108,3 +108,14 @@ def test_a_cap_duckdb_cannot_meet_leaves_the_ingest_uncapped(tmp_path, monkeypat
     (source,) = ingest_files(con, [p])
     assert seen == [("plan", _default()), ("plan", _default())]
     assert source == expected and source.spans_read > 20
+
+
+@pytest.mark.parametrize("in_file", [True, False])
+def test_batches_are_mapped_on_one_duckdb_thread_and_the_callers_count_comes_back(tmp_path, monkeypatch, in_file):
+    threads = []
+    plan = batches.plan
+    monkeypatch.setattr(batches, "plan", lambda con, *a, **k: (threads.append(con.execute("SELECT current_setting('threads')").fetchall()[0][0]), plan(con, *a, **k))[1])
+    con = open_store(tmp_path / "s.duckdb" if in_file else None, threads=3)
+    ingest_files(con, [generate(tmp_path / "m.jsonl", traces=5, seed=1)])
+    assert threads == [1]
+    assert con.execute("SELECT current_setting('threads')").fetchall() == [(3,)]
