@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import io
 import os
-from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -270,27 +270,6 @@ def ingest_files(
     Returns:
         One ``SourceFile`` per file, in order, with what was read, skipped and repaired.
     """
-    from agentprof import pricing
-
-    pricing.import_in_background()
-    return _ingest(con, paths, config, progress, batch_spans, fast)
-
-
-@contextmanager
-def _one_duckdb_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """DuckDB maps the batches on one thread while files stream in. With two, its INSERT
-    (which keeps the rows in read order) held the chunks that finished early until those
-    before them were done: 1M spans peaked at 1.34-1.43 GB instead of 0.56, and took no less
-    time (10.1 s against 11.2-12.8), since the reader's thread has the other core."""
-    before = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
-    con.execute("SET threads = 1")
-    try:
-        yield
-    finally:
-        con.execute(f"SET threads = {before}")
-
-
-def _ingest(con, paths, config, progress, batch_spans: int, fast: bool) -> tuple[SourceFile, ...]:
     import duckdb
 
     from agentprof import pricing, schema
@@ -298,6 +277,7 @@ def _ingest(con, paths, config, progress, batch_spans: int, fast: bool) -> tuple
     from agentprof.ingest._report import FileReport
     from agentprof.ingest.memory_cap import MemoryCap
 
+    pricing.import_in_background()
     files, passed_over = _expand(paths)
     sizes = {}
     for p in files:
@@ -377,3 +357,17 @@ def _ingest(con, paths, config, progress, batch_spans: int, fast: bool) -> tuple
                         "name a file on the command line to read it anyway")
         notes.append(dir_report.to_source_file())
     return tuple(r.to_source_file() for r in ordered) + tuple(notes)
+
+
+@contextmanager
+def _one_duckdb_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """DuckDB maps the batches on one thread while files stream in. With two, its INSERT
+    (which keeps the rows in read order) held the chunks that finished early until those
+    before them were done: 1M spans peaked at 1.34-1.43 GB instead of 0.56, and took no less
+    time (10.1 s against 11.2-12.8), since the reader's thread has the other core."""
+    before = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+    con.execute("SET threads = 1")
+    try:
+        yield
+    finally:
+        con.execute(f"SET threads = {before}")
