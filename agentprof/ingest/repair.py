@@ -85,7 +85,10 @@ def repair_stage(con: duckdb.DuckDBPyConnection, reports: dict[str, FileReport])
         con.execute(f"UPDATE {S} SET parent_span_id = NULL WHERE _seq IN (SELECT _seq FROM _agentprof_fix)")
 
     # 3. Parent cycles: spans no root reaches. Break each cycle at its smallest span id.
-    unreachable = _fix(
+    # Around a cycle starts cannot all increase, so one needs a child that starts no later
+    # than its parent (or without a start); without one, the walk from the roots (over every
+    # span: most of the repairs' time and memory) cannot find anything.
+    unreachable = _could_cycle(con) and _fix(
         con,
         f"""WITH RECURSIVE reach(trace_id, span_id) AS (
               SELECT s.trace_id, s.span_id FROM {S} s
@@ -158,6 +161,14 @@ def repair_stage(con: duckdb.DuckDBPyConnection, reports: dict[str, FileReport])
                 "fix the instrumentation to write a number",
                 count=n if i == 0 else 0,
             )
+
+
+def _could_cycle(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether some staged span starts no later than its staged parent (or has no start)."""
+    return con.execute(
+        f"""SELECT EXISTS (SELECT 1 FROM {STAGE} c JOIN {STAGE} p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+                           WHERE coalesce(c.start_ns > p.start_ns, false) = false)"""
+    ).fetchall()[0][0]
 
 
 def needs_repair(con: duckdb.DuckDBPyConnection, table: str = schema.TABLE) -> bool:
