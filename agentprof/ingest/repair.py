@@ -123,14 +123,19 @@ def repair_stage(con: duckdb.DuckDBPyConnection, reports: dict[str, FileReport])
     # 5. Missing end: the latest end (or start) among its descendants, at least its start.
     if _fix(
         con,
-        f"""WITH RECURSIVE d(trace_id, top, span_id) AS (
-              SELECT trace_id, span_id, span_id FROM {S} WHERE end_ns IS NULL
+        # Only the traces with a span to repair: joins over the whole stage held 3M spans'
+        # keys in memory to repair one span.
+        f"""WITH RECURSIVE open AS (
+              SELECT source_file, span_id, _seq, trace_id, parent_span_id, start_ns, end_ns FROM {S}
+              WHERE trace_id IN (SELECT trace_id FROM {S} WHERE end_ns IS NULL)),
+            d(trace_id, top, span_id) AS (
+              SELECT trace_id, span_id, span_id FROM open WHERE end_ns IS NULL
               UNION ALL
-              SELECT d.trace_id, d.top, c.span_id FROM d JOIN {S} c ON c.trace_id = d.trace_id AND c.parent_span_id = d.span_id)
+              SELECT d.trace_id, d.top, c.span_id FROM d JOIN open c ON c.trace_id = d.trace_id AND c.parent_span_id = d.span_id)
             SELECT s.source_file, s.span_id, s._seq,
                    greatest(s.start_ns, max(coalesce(c.end_ns, c.start_ns))) AS new_end
-            FROM d JOIN {S} s ON s.trace_id = d.trace_id AND s.span_id = d.top
-                   JOIN {S} c ON c.trace_id = d.trace_id AND c.span_id = d.span_id
+            FROM d JOIN open s ON s.trace_id = d.trace_id AND s.span_id = d.top
+                   JOIN open c ON c.trace_id = d.trace_id AND c.span_id = d.span_id
             GROUP BY s.source_file, s.span_id, s._seq, s.start_ns""",
     ):
         _note(con, reports, "no-end", "span has no end time; used the latest end among its children (or its start)", "let the span end before the exporter flushes, or flush at shutdown")
