@@ -44,9 +44,11 @@ class MemoryCap:
         from agentprof.store import in_memory
 
         self._con = con
+        self.active = False
+        if in_memory(con):  # the common case (`agentprof analyze FILE`): no second database
+            return
         with duckdb.connect() as fresh:  # a new database shows DuckDB's default limit
-            default = _limit(fresh)
-        self.active = not in_memory(con) and _limit(con) == default
+            self.active = _limit(con) == _limit(fresh)
 
     def __enter__(self) -> MemoryCap:
         self._cap()
