@@ -14,6 +14,7 @@ recorded in that file's report with its place and a fix.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -143,19 +144,21 @@ def _read_one(con, cap: MemoryCap, report, path: str, fmt: str, gz: bool, direct
     """Read one file into the stage (or, ``direct``, the span table); returns the table."""
     from agentprof.ingest import detect
 
-    into = _read_fast(con, cap, path, direct) if fast and fmt == detect.OTLP_JSONL else None
+    fast_formats = (detect.OTLP_JSONL, detect.OTLP_PROTO, detect.OTLP_PROTO_LP)
+    into = _read_fast(con, cap, path, fmt, direct) if fast and fmt in fast_formats else None
     if into is None:
         into = _read_pipelined(con, cap, read_file(path, report, fmt, gz, batch_spans), fmt, path, progress, done,
                                total, direct=direct)
     return into
 
 
-def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, direct: bool) -> str | None:
-    """Well-formed, uncompressed OTLP JSON lines through the Arrow/DuckDB readers.
+def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, fmt: str, direct: bool) -> str | None:
+    """Well-formed OTLP JSON lines or protobuf through the Arrow/DuckDB readers.
 
-    The one-pass reader (Arrow → flat columns → span-table rows in one query per batch); for
-    spans with prompt content to measure in Python, the fast reader (Arrow → raw JSON text
-    → ``normalize_into``). ``direct``: the span table is empty and this is the only file, so
+    The one-pass reader (Arrow → flat columns → span-table rows in one query per batch; for
+    protobuf, ``protowire`` decodes the blocks); for JSON lines whose spans have prompt
+    content to measure in Python, the fast reader (Arrow → raw JSON text →
+    ``normalize_into``). ``direct``: the span table is empty and this is the only file, so
     the one-pass reader may load straight into it (see ``onepass.ingest_jsonl``).
 
     Returns the table the rows went to, or None (with this file's rows removed) when the
@@ -163,7 +166,7 @@ def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, direct
     precisely.
     """
     from agentprof import schema
-    from agentprof.ingest import batches, fastpath, normalize, onepass, repair
+    from agentprof.ingest import batches, detect, fastpath, normalize, onepass, repair
 
     def undo() -> None:
         with cap.lifted():  # whole-table statements (see memory_cap)
@@ -174,12 +177,18 @@ def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, direct
             repair.stage_spans(con)
         return repair.STAGE
 
+    if fmt == detect.OTLP_JSONL:
+        read = onepass.ingest_jsonl
+    else:  # protobuf; with prompt content to measure, the lenient reader reads it
+        read = functools.partial(onepass.ingest_proto, length_prefixed=fmt == detect.OTLP_PROTO_LP, source_format=fmt)
     try:
         if direct:
-            return onepass.ingest_jsonl(con, path, target=schema.TABLE, demote=demote)[1]
-        return onepass.ingest_jsonl(con, path, target=repair.STAGE)[1]
+            return read(con, path, target=schema.TABLE, demote=demote)[1]
+        return read(con, path, target=repair.STAGE)[1]
     except onepass.NeedsMeasuring:
         undo()
+        if fmt != detect.OTLP_JSONL:
+            return None
     except onepass.OnePassUnsupported:
         undo()
         return None

@@ -105,6 +105,10 @@ class Gunzip(io.RawIOBase):
 
 def sniff(head: bytes) -> str:
     """Format of a file from its first ``HEAD_BYTES`` (decompressed). Raises NotATraceFile."""
+    # Protobuf first: a request starts with 0x0A (a newline), and the length after it may be
+    # any byte, "{" (123) among them, which would read as JSON after the newline.
+    if head[:1] == b"\n" and _looks_like_proto(head):
+        return OTLP_PROTO
     text = head.lstrip(b" \t\r\n\xef\xbb\xbf")
     if not text:
         return EMPTY

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -239,22 +239,12 @@ def ingest_jsonl(
     Raises :class:`OnePassUnsupported` on the first block that needs another reader; rows of
     earlier blocks are then already inserted.
     """
-    import duckdb
-    import pyarrow as pa
-
     path = os.fspath(path)
-    if source_file is None:
-        source_file = path
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
-    statements: dict[tuple[str, frozenset[str]], str] = {}  # per target and set of alias keys present
-    resource_cache: dict = {}
     reader = _open_gzip(path, batch_bytes) if gz else _open(path, batch_bytes)
-    inserted = 0
 
-    def blocks():
-        """One table of spans per parsed block. Runs in the worker thread (parsing, checks
-        and flattening)."""
+    def parsed():
         while True:
             try:
                 block = _next_block(reader, path)
@@ -262,6 +252,61 @@ def ingest_jsonl(
                 raise OnePassUnsupported(f"{path}: {exc}") from exc
             if block is None:
                 return
+            yield block
+
+    return _ingest(con, path, parsed(), reader.close, target=target, demote=demote, rows_per_insert=rows_per_insert,
+                   source_file=source_file, source_format=source_format)
+
+
+def ingest_proto(
+    con: duckdb.DuckDBPyConnection,
+    path: str | os.PathLike[str],
+    *,
+    length_prefixed: bool,
+    target: str,
+    demote: Callable[[], str] | None = None,
+    rows_per_insert: int | None = None,
+    source_file: str | None = None,
+    source_format: str,
+) -> tuple[int, str]:
+    """:func:`ingest_jsonl` for OTLP protobuf (a raw ``ExportTraceServiceRequest``, or
+    ``length_prefixed`` records; gzip of either): ``protowire`` decodes it into the blocks
+    Arrow's JSON parser gives for JSON lines, and the rest is the same."""
+    from agentprof.ingest import detect, protowire
+
+    path = os.fspath(path)
+    f = detect.open_content(path)
+
+    def parsed():
+        try:
+            yield from protowire.blocks(f, length_prefixed=length_prefixed)
+        except OSError as exc:  # a gzip stream cut short: the lenient reader reports it
+            raise OnePassUnsupported(f"{path}: {exc}") from exc
+        except OnePassUnsupported as exc:
+            raise OnePassUnsupported(f"{path}: {exc}; needs the lenient reader") from exc
+
+    return _ingest(con, path, parsed(), f.close, target=target, demote=demote, rows_per_insert=rows_per_insert,
+                   source_file=source_file, source_format=source_format)
+
+
+def _ingest(con, path: str, parsed: Iterator, close: Callable[[], None], *, target: str,
+            demote: Callable[[], str] | None, rows_per_insert: int | None, source_file: str | None,
+            source_format: str) -> tuple[int, str]:
+    """Check, flatten and insert the ``parsed`` blocks of ``path`` (see :func:`ingest_jsonl`);
+    ``close`` ends the block source (also when stopping early)."""
+    import duckdb
+    import pyarrow as pa
+
+    if source_file is None:
+        source_file = path
+    statements: dict[tuple[str, frozenset[str]], str] = {}  # per target and set of alias keys present
+    resource_cache: dict = {}
+    inserted = 0
+
+    def blocks():
+        """One table of spans per parsed block. Runs in the worker thread (parsing, checks
+        and flattening)."""
+        for block in parsed:
             if block.num_rows == 0:
                 continue
             _check_block(block, path)
@@ -307,7 +352,7 @@ def ingest_jsonl(
             inserted += table.num_rows
             del table  # let Arrow free the rows before the next statement's arrive
     finally:
-        reader.close()  # first: a parse waiting for input must see its end
+        close()  # first: a parse waiting for input must see its end
         pool.shutdown(wait=True, cancel_futures=True)
     return inserted, target
 
