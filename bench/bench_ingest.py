@@ -19,6 +19,8 @@ Cases:
                   lenient Python reader, to show what the fast reader saves
   cli_json        `agentprof ingest corpus.json --db F` (one JSON document)
   cli_proto       `agentprof ingest corpus.pb --db F` (one ExportTraceServiceRequest)
+  lenient_proto   ingest_files(con, [corpus.pb], fast=False): the same file through the lenient
+                  reader (upb messages walked in Python), to show what ``protowire`` saves
   help            `agentprof --help`, median of 5 runs
 """
 
@@ -38,7 +40,8 @@ HERE = Path(__file__).resolve().parent
 PY = sys.executable
 AGENTPROF = str(Path(PY).with_name("agentprof"))
 
-ALL_CASES = ("reference", "fastpath_read", "fastpath_ingest", "cli_jsonl", "lenient_jsonl", "cli_json", "cli_proto", "help")
+ALL_CASES = ("reference", "fastpath_read", "fastpath_ingest", "cli_jsonl", "lenient_jsonl", "cli_json", "cli_proto",
+             "lenient_proto", "help")
 
 # --- the reference path ------------------------------------------------------------------------
 
@@ -136,7 +139,7 @@ def run_fastpath_ingest(path: str, db: str) -> dict:
     return {"spans": n, "stages": {k: [round(v[0], 2), round(v[1], 2)] for k, v in stages.items()}}
 
 
-def run_lenient_jsonl(path: str, db: str) -> int:
+def run_lenient(path: str, db: str) -> int:
     from agentprof.ingest import ingest_files
     from agentprof.store import open_store, span_count
 
@@ -212,7 +215,7 @@ def run_case(case: str, files: dict[str, Path], work: Path) -> dict:
         src = files[{"cli_jsonl": "jsonl", "cli_json": "json", "cli_proto": "proto"}[case]]
         res = _run([AGENTPROF, "ingest", str(src), "--db", db])
     else:
-        src = files["jsonl"]
+        src = files["proto" if case == "lenient_proto" else "jsonl"]
         res = _run([PY, __file__, "--run-case", case, "--input", str(src), "--db", db])
     res["case"] = case
     res["input"] = str(src)
@@ -243,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.run_case:  # child process: one case, result as a JSON line
         fn = {"reference": run_reference, "fastpath_read": run_fastpath_read, "fastpath_ingest": run_fastpath_ingest,
-              "lenient_jsonl": run_lenient_jsonl}
+              "lenient_jsonl": run_lenient, "lenient_proto": run_lenient}
         t = time.perf_counter()
         out = fn[args.run_case](args.input, args.db)
         out = out if isinstance(out, dict) else {"spans": out}
@@ -307,6 +310,8 @@ def report(results: list[dict], n: int) -> str:
     if "fastpath_ingest" in by and by["fastpath_ingest"].get("stages"):
         lines += ["", "fastpath_ingest by stage (wall s, process CPU s):", ""]
         lines += [f"- {k}: {w:.2f} s wall, {c:.2f} s CPU" for k, (w, c) in by["fastpath_ingest"]["stages"].items()]
+    if "cli_jsonl" in by and "cli_proto" in by:
+        lines.append(f"\nprotobuf ÷ JSON lines (wall): {by['cli_proto']['seconds'] / by['cli_jsonl']['seconds']:.2f}")
     if "help" in by:
         lines.append(f"\n`agentprof --help`: {by['help']['seconds'] * 1000:.0f} ms (median of 5)")
     return "\n".join(lines)

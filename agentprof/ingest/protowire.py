@@ -226,8 +226,8 @@ def _strings(buf, starts, lengths, valid=None) -> pa.Array:
     # messages by position), so one binary array over the whole buffer holds them at its odd
     # positions, with the bytes between them at the even ones; Arrow's take copies them out.
     # An absent range (start 0) is put where the previous one ended.
-    if n:
-        present = lengths > 0
+    present = lengths > 0
+    if n and not present.all():
         before = np.zeros(n, np.int64)
         np.maximum.accumulate(np.where(present, ends, 0)[:-1], out=before[1:])
         starts = np.where(present, starts, before)
