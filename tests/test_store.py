@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -92,3 +93,44 @@ def test_describe_lists_every_column():
     text = schema.describe()
     for name in schema.COLUMN_NAMES:
         assert f"\n{name} " in text
+
+
+# --- block size: new files take store.BLOCK_BYTES, older files keep theirs -----------------
+
+def _block_size(con) -> int:
+    return con.execute("SELECT block_size FROM pragma_database_size() WHERE database_name = current_database()").fetchall()[0][0]
+
+
+def _block_rows(n: int) -> pa.Table:
+    rows = [
+        {**{c: None for c in schema.COLUMN_NAMES}, "trace_id": f"{i // 20:032x}", "span_id": f"{i:016x}",
+         "name": "chat", "category": "llm", "start_ns": i, "end_ns": i + 1, "status": "ok", "source_format": "test",
+         "attributes": '{"k":1}', "events": "[]", "resource": "{}"}
+        for i in range(n)
+    ]
+    return pa.Table.from_pylist(rows, schema=schema.arrow_schema())
+
+
+def test_a_new_file_store_uses_the_smaller_blocks_and_reopens(tmp_path):
+    path = tmp_path / "runs.duckdb"
+    con = store.open_store(path)
+    assert _block_size(con) == store.BLOCK_BYTES
+    store.load_arrow(con, _block_rows(100))
+    con.close()
+    con = store.open_store(path)  # an existing file: no block size passed
+    assert _block_size(con) == store.BLOCK_BYTES
+    assert store.span_count(con) == 100
+    con.close()
+    with duckdb.connect(str(path), read_only=True) as plain:  # DuckDB alone reads it too
+        assert plain.execute("SELECT count(*) FROM spans").fetchone()[0] == 100
+
+
+def test_a_store_written_with_duckdbs_default_blocks_still_opens_and_grows(tmp_path):
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as old:  # as stores were written before BLOCK_BYTES
+        old.execute("SELECT 1")
+    con = store.open_store(path)
+    assert _block_size(con) == 262_144
+    store.load_arrow(con, _block_rows(50))
+    assert store.span_count(con) == 50
+    con.close()
