@@ -278,12 +278,17 @@ def ingest_proto(
     f = detect.open_content(path)
 
     def parsed():
+        import pyarrow as pa
+
         try:
             yield from protowire.blocks(f, length_prefixed=length_prefixed)
         except OSError as exc:  # a gzip stream cut short: the lenient reader reports it
             raise OnePassUnsupported(f"{path}: {exc}") from exc
         except OnePassUnsupported as exc:
             raise OnePassUnsupported(f"{path}: {exc}; needs the lenient reader") from exc
+        except (IndexError, ValueError, OverflowError, pa.ArrowException) as exc:
+            # Bytes the decoder's checks did not foresee: the lenient reader (upb) judges them.
+            raise OnePassUnsupported(f"{path}: {type(exc).__name__}: {exc}; needs the lenient reader") from exc
 
     return _ingest(con, path, parsed(), f.close, target=target, demote=demote, rows_per_insert=rows_per_insert,
                    source_file=source_file, source_format=source_format)

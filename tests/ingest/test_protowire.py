@@ -352,3 +352,41 @@ def test_a_first_message_123_bytes_long_is_protobuf_not_json(tmp_path):
     assert detect.sniff(data) == detect.OTLP_PROTO
     (report,) = ingest_files(open_store(), [p])
     assert (report.format, report.spans_read) == ("otlp-proto", 1)
+
+
+@pytest.fixture(scope="module")
+def clean_proto(tmp_path_factory) -> bytes:
+    d = tmp_path_factory.mktemp("clean")
+    return _to_proto(generate(d / "m.jsonl", traces=6, seed=12), d / "m.pb").read_bytes()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_damaged_bytes_are_stored_as_the_lenient_reader_stores_them(tmp_path_factory, monkeypatch, clean_proto, data):
+    """Flipped, cut, dropped or inserted bytes: the one-pass reader stores the same rows and
+    reports as the lenient reader, or refuses and leaves the file to it; it never raises."""
+    raw = bytearray(clean_proto)
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        how = data.draw(st.sampled_from(["flip", "cut", "drop", "insert"]))
+        if how == "flip":
+            raw[at] ^= 1 << data.draw(st.integers(0, 7))
+        elif how == "cut":
+            del raw[at:]
+        elif how == "drop":
+            del raw[at]
+        else:
+            raw[at:at] = bytes([data.draw(st.integers(0, 255))])
+        if not raw:
+            raw = bytearray(b"\x0a")
+    p = tmp_path_factory.mktemp("dmg") / "d.pb"
+    p.write_bytes(bytes(raw))
+    fast_con, slow_con = open_store(), open_store()
+    (fast_rep,) = ingest_files(fast_con, [p])
+    pipelined = ingest_mod._read_pipelined
+    monkeypatch.setattr(ingest_mod, "_read_pipelined", lambda *a, **kw: pipelined(*a, **{**kw, "direct": False}))
+    (slow_rep,) = ingest_files(slow_con, [p], fast=False)
+    monkeypatch.setattr(ingest_mod, "_read_pipelined", pipelined)
+    assert not any("unexpected" in m for m in fast_rep.problems)
+    assert [_as_values(r) for r in _rows(fast_con)] == [_as_values(r) for r in _rows(slow_con)]
+    assert fast_rep == slow_rep
