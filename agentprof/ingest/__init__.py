@@ -156,9 +156,8 @@ def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, fmt: s
     """Well-formed OTLP JSON lines or protobuf through the Arrow/DuckDB readers.
 
     The one-pass reader (Arrow → flat columns → span-table rows in one query per batch; for
-    protobuf, ``protowire`` decodes the blocks); for JSON lines whose spans have prompt
-    content to measure in Python, the fast reader (Arrow → raw JSON text →
-    ``normalize_into``). ``direct``: the span table is empty and this is the only file, so
+    protobuf, ``protowire`` decodes the blocks); for spans with prompt content to measure in
+    Python, the fast reader (the same blocks → raw JSON text → ``normalize_into``). ``direct``: the span table is empty and this is the only file, so
     the one-pass reader may load straight into it (see ``onepass.ingest_jsonl``).
 
     Returns the table the rows went to, or None (with this file's rows removed) when the
@@ -179,7 +178,7 @@ def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, fmt: s
 
     if fmt == detect.OTLP_JSONL:
         read = onepass.ingest_jsonl
-    else:  # protobuf; with prompt content to measure, the lenient reader reads it
+    else:  # protobuf
         read = functools.partial(onepass.ingest_proto, length_prefixed=fmt == detect.OTLP_PROTO_LP, source_format=fmt)
     try:
         if direct:
@@ -187,13 +186,15 @@ def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, fmt: s
         return read(con, path, target=repair.STAGE)[1]
     except onepass.NeedsMeasuring:
         undo()
-        if fmt != detect.OTLP_JSONL:
-            return None
     except onepass.OnePassUnsupported:
         undo()
         return None
-    try:  # (it refuses gzip)
-        raw = fastpath.iter_raw_batches_jsonl(path)
+    try:  # (it refuses gzip JSON lines)
+        if fmt == detect.OTLP_JSONL:
+            raw = fastpath.iter_raw_batches_jsonl(path)
+        else:
+            blocks, close = onepass.proto_blocks(path, length_prefixed=fmt == detect.OTLP_PROTO_LP)
+            raw = fastpath.iter_raw_batches(blocks, close, path, source_format=fmt)
         for table in batches.cut(raw, batches.plan(con, repair.STAGE)):
             normalize.normalize_into(con, table, target=repair.STAGE)
     except fastpath.FastPathUnsupported:

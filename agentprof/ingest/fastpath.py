@@ -245,32 +245,52 @@ def iter_raw_batches_jsonl(
     ``source_file`` defaults to ``path`` as given. A file holding one OTLP JSON document on a
     single line (or several, one per line) reads the same way; pass ``source_format="otlp-json"``.
     """
-    import pyarrow as pa
-
-    from agentprof.ingest.raw import raw_schema
-
     path = os.fspath(path)
-    if source_file is None:
-        source_file = path
     with open(path, "rb") as fh:
         head = fh.read(2)
     if head == b"\x1f\x8b":
         raise FastPathUnsupported(f"{path}: gzip-compressed")
 
-    schema = raw_schema()
     reader = _open(path, batch_bytes)
+
+    def parsed():
+        while (block := _next_block(reader, path)) is not None:
+            yield block
+
+    return iter_raw_batches(parsed(), reader.close, path, min_rows=min_rows, source_file=source_file,
+                            source_format=source_format)
+
+
+def iter_raw_batches(
+    blocks: Iterator[pa.RecordBatch],
+    close,
+    path: str,
+    *,
+    min_rows: int = DEFAULT_MIN_ROWS,
+    source_file: str | None = None,
+    source_format: str = SOURCE_FORMAT,
+) -> Iterator[pa.Table]:
+    """:func:`iter_raw_batches_jsonl` for any source of parsed blocks (Arrow's JSON parser,
+    or ``protowire`` for protobuf); ``close()`` ends the source, also when stopping early."""
+    import pyarrow as pa
+
+    from agentprof.ingest.raw import raw_schema
+
+    if source_file is None:
+        source_file = path
+    schema = raw_schema()
     # Parse the next block in a thread while this one is flattened: Arrow releases the GIL,
     # and Arrow's parser alone does not keep two cores busy.
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        pending = pool.submit(_next_block, reader, path)
+        pending = pool.submit(next, blocks, None)
         gathered: list[pa.Table] = []
         rows = 0
         while True:
             block = pending.result()
             if block is None:
                 break
-            pending = pool.submit(_next_block, reader, path)
+            pending = pool.submit(next, blocks, None)
             if block.num_rows == 0:
                 continue
             _check_block(block, path)
@@ -284,7 +304,7 @@ def iter_raw_batches_jsonl(
         if gathered:
             yield pa.concat_tables(gathered)
     finally:
-        reader.close()  # first: a parse waiting for input must see its end
+        close()  # first: a parse waiting for input must see its end
         pool.shutdown(wait=True, cancel_futures=True)
 
 

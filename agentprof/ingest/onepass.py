@@ -272,14 +272,23 @@ def ingest_proto(
     """:func:`ingest_jsonl` for OTLP protobuf (a raw ``ExportTraceServiceRequest``, or
     ``length_prefixed`` records; gzip of either): ``protowire`` decodes it into the blocks
     Arrow's JSON parser gives for JSON lines, and the rest is the same."""
+    path = os.fspath(path)
+    parsed, close = proto_blocks(path, length_prefixed=length_prefixed)
+    return _ingest(con, path, parsed, close, target=target, demote=demote, rows_per_insert=rows_per_insert,
+                   source_file=source_file, source_format=source_format)
+
+
+def proto_blocks(path: str, *, length_prefixed: bool) -> tuple[Iterator, Callable[[], None]]:
+    """(the ``protowire`` blocks of the protobuf file at ``path`` (gzip or not), a function
+    that closes the file). Anything the decoder refuses or did not foresee raises
+    :class:`OnePassUnsupported` naming the file."""
+    import pyarrow as pa
+
     from agentprof.ingest import detect, protowire
 
-    path = os.fspath(path)
     f = detect.open_content(path)
 
     def parsed():
-        import pyarrow as pa
-
         try:
             yield from protowire.blocks(f, length_prefixed=length_prefixed)
         except OSError as exc:  # a gzip stream cut short: the lenient reader reports it
@@ -290,8 +299,7 @@ def ingest_proto(
             # Bytes the decoder's checks did not foresee: the lenient reader (upb) judges them.
             raise OnePassUnsupported(f"{path}: {type(exc).__name__}: {exc}; needs the lenient reader") from exc
 
-    return _ingest(con, path, parsed(), f.close, target=target, demote=demote, rows_per_insert=rows_per_insert,
-                   source_file=source_file, source_format=source_format)
+    return parsed(), f.close
 
 
 def _ingest(con, path: str, parsed: Iterator, close: Callable[[], None], *, target: str,

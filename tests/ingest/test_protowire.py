@@ -293,15 +293,20 @@ def test_a_late_refusal_leaves_no_rows_behind(tmp_path, monkeypatch):
     _assert_identical(p, monkeypatch, expect_onepass=False)
 
 
-def test_prompt_content_goes_to_the_lenient_reader(tmp_path, monkeypatch):
-    """Part sizes are measured in Python from the content: the lenient reader does that."""
+def test_prompt_content_goes_to_the_fast_reader(tmp_path, monkeypatch):
+    """Part sizes are measured in Python from the content: the fast reader (the same blocks →
+    raw JSON text → the mapping that measures) reads such a file, not the lenient one."""
     messages = orjson.dumps([{"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
                              {"role": "user", "parts": [{"type": "text", "content": "hello there"}]}]).decode()
     attrs = [_kv("gen_ai.operation.name", _s("chat")), _kv("gen_ai.input.messages", _s(messages))]
-    p = tmp_path / "content.pb"
-    p.write_bytes(_wrap(_span_bytes(attributes=attrs)))
+    p = _to_proto(generate(tmp_path / "m.jsonl", traces=10, seed=4), tmp_path / "content.pb")
+    p.write_bytes(p.read_bytes() + _wrap(_span_bytes(attributes=attrs)))
     rows = _assert_identical(p, monkeypatch, expect_onepass=False)
-    assert (rows[0][COL["system_chars"]], rows[0][COL["history_chars"]]) == (8, 11)
+    measured = [r for r in rows if r[COL["system_chars"]] is not None]
+    assert [(r[COL["system_chars"]], r[COL["history_chars"]]) for r in measured] == [(8, 11)]
+    monkeypatch.setattr(otlp_proto, "read", lambda *a, **kw: pytest.fail("the lenient reader ran"))
+    (report,) = ingest_files(open_store(), [p])
+    assert report.spans_read == len(rows) > 20
 
 
 def test_the_lenient_reader_is_not_called_for_a_clean_file(tmp_path, monkeypatch):
