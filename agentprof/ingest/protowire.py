@@ -324,6 +324,12 @@ def _any_values(buf, starts, ends, spec) -> pa.Array:
     return pa.StructArray.from_arrays(arrays, names)
 
 
+def _check_utf8(buf, fields: dict[int, _Fields], number: int, n: int) -> None:
+    """A string field the span table does not keep is still one upb checks for UTF-8."""
+    present, at, length = _singular(fields, number, n)
+    _strings(buf, at, length, present)
+
+
 def _key_values(buf, offsets, starts, ends) -> pa.Array:
     """list<struct<key, value>> of the KeyValue messages at [starts, ends), in lists by ``offsets``."""
     import pyarrow as pa
@@ -340,15 +346,10 @@ def _key_values(buf, offsets, starts, ends) -> pa.Array:
 def _check_links(buf, starts, ends) -> None:
     """Links are not read into the span table, but upb parses them: decode them to refuse
     what it would refuse."""
-    import numpy as np
-
     n = len(starts)
     f = _scan(buf, starts, ends, _LINK)
-    has_t, t_at, t_len = _singular(f, 3, n)
-    _strings(buf, t_at, t_len, has_t)
-    offsets, a_starts, a_ends = _repeated(f, 4, n)
-    _key_values(buf, offsets, a_starts, a_ends)
-    del np
+    _check_utf8(buf, f, 3, n)
+    _key_values(buf, *_repeated(f, 4, n))
 
 
 def decode(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.RecordBatch:
@@ -360,8 +361,7 @@ def decode(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.RecordBa
     n_rs = len(starts)
     rs = _scan(buf, starts, ends, _RESOURCE_SPANS)
     _, res_at, res_len = _singular(rs, 1, n_rs)
-    has_url, url_at, url_len = _singular(rs, 3, n_rs)
-    _strings(buf, url_at, url_len, has_url)
+    _check_utf8(buf, rs, 3, n_rs)  # schema_url
     res = _scan(buf, res_at, res_at + res_len, _RESOURCE)
     if 3 in res:
         raise _Unsupported("a resource with entity references")
@@ -372,12 +372,10 @@ def decode(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.RecordBa
     n_ss = len(ss_starts)
     ss = _scan(buf, ss_starts, ss_ends, _SCOPE_SPANS)
     _, sc_at, sc_len = _singular(ss, 1, n_ss)
-    has_url, url_at, url_len = _singular(ss, 3, n_ss)
-    _strings(buf, url_at, url_len, has_url)
+    _check_utf8(buf, ss, 3, n_ss)  # schema_url
     sc = _scan(buf, sc_at, sc_at + sc_len, _SCOPE)
     _, name_at, name_len = _singular(sc, 1, n_ss)
-    has_ver, ver_at, ver_len = _singular(sc, 2, n_ss)
-    _strings(buf, ver_at, ver_len, has_ver)
+    _check_utf8(buf, sc, 2, n_ss)  # version
     _key_values(buf, *_repeated(sc, 3, n_ss))  # checked; the span table keeps the scope's name only
     scope = pa.StructArray.from_arrays([_strings(buf, name_at, name_len)], ["name"])
     sp_offsets, sp_starts, sp_ends = _repeated(ss, 2, n_ss)
@@ -386,8 +384,7 @@ def decode(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.RecordBa
     sp = _scan(buf, sp_starts, sp_ends, _SPAN)
     _, tid_at, tid_len = _singular(sp, 1, n)
     _, sid_at, sid_len = _singular(sp, 2, n)
-    has_state, st_at, st_len = _singular(sp, 3, n)
-    _strings(buf, st_at, st_len, has_state)
+    _check_utf8(buf, sp, 3, n)  # trace_state
     _, pid_at, pid_len = _singular(sp, 4, n)
     _, nm_at, nm_len = _singular(sp, 5, n)
     _, kind, _ = _singular(sp, 6, n)

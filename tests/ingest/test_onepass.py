@@ -150,20 +150,21 @@ def generate(path: Path, *, traces: int, seed: int, conventions=tuple(CONVENTION
 
 def _rows(con) -> list[tuple]:
     cols = ", ".join(schema.COLUMN_NAMES)
-    return con.execute(f"SELECT {cols} FROM spans ORDER BY trace_id, span_id").fetchall()
+    return con.execute(f"SELECT {cols} FROM spans ORDER BY trace_id, span_id, start_ns").fetchall()
 
 
-def _both(path: Path, monkeypatch, *, expect_onepass: bool = True):
-    """(rows via the CLI's path, rows via the lenient reader, their reports)."""
+def _both(path: Path, monkeypatch, *, expect_onepass: bool | None = True, reader: str = "ingest_jsonl"):
+    """(rows via the CLI's path, rows via the lenient reader, their reports); whether the
+    one-pass ``reader`` read the file is checked against ``expect_onepass`` (None: either)."""
     used = []
-    real = onepass.ingest_jsonl
+    real = getattr(onepass, reader)
 
     def spy(*a, **kw):
         n = real(*a, **kw)
         used.append(n)
         return n
 
-    monkeypatch.setattr(onepass, "ingest_jsonl", spy)
+    monkeypatch.setattr(onepass, reader, spy)
     fast_con, slow_con = open_store(), open_store()
     (fast_rep,) = ingest_files(fast_con, [path])
     # The lenient reader through the stage and its repairs: the reference the direct load must equal.
@@ -171,7 +172,8 @@ def _both(path: Path, monkeypatch, *, expect_onepass: bool = True):
     monkeypatch.setattr(ingest_mod, "_read_pipelined", lambda *a, **kw: pipelined(*a, **{**kw, "direct": False}))
     (slow_rep,) = ingest_files(slow_con, [path], fast=False)
     monkeypatch.setattr(ingest_mod, "_read_pipelined", pipelined)
-    assert bool(used) == expect_onepass
+    monkeypatch.setattr(onepass, reader, real)
+    assert expect_onepass is None or bool(used) == expect_onepass, "one-pass reader used" if used else "refused"
     return _rows(fast_con), _rows(slow_con), fast_rep, slow_rep
 
 

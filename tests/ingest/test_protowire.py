@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import agentprof.ingest as ingest_mod
 from agentprof import schema
 from agentprof.ingest import detect, ingest_files, onepass, otlp_proto, protowire, repair
 from agentprof.ingest.onepass import OnePassUnsupported
 from agentprof.store import open_store
 from test_onepass import CONVENTIONS, T0, _kv, _one, _s, generate
+from test_onepass import _both as _both_readers
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -101,30 +101,8 @@ def _request_doc(spans: list[dict]) -> dict:
 
 # --- comparing with the lenient reader -------------------------------------------------------
 
-def _rows(con) -> list[tuple]:
-    cols = ", ".join(schema.COLUMN_NAMES)
-    return con.execute(f"SELECT {cols} FROM spans ORDER BY trace_id, span_id, start_ns").fetchall()
-
-
-def _both(path: Path, monkeypatch, *, expect_onepass: bool):
-    used = []
-    real = onepass.ingest_proto
-
-    def spy(*a, **kw):
-        n = real(*a, **kw)
-        used.append(n)
-        return n
-
-    monkeypatch.setattr(onepass, "ingest_proto", spy)
-    fast_con, slow_con = open_store(), open_store()
-    (fast_rep,) = ingest_files(fast_con, [path])
-    pipelined = ingest_mod._read_pipelined
-    monkeypatch.setattr(ingest_mod, "_read_pipelined", lambda *a, **kw: pipelined(*a, **{**kw, "direct": False}))
-    (slow_rep,) = ingest_files(slow_con, [path], fast=False)
-    monkeypatch.setattr(ingest_mod, "_read_pipelined", pipelined)
-    monkeypatch.setattr(onepass, "ingest_proto", real)
-    assert bool(used) == expect_onepass, "one-pass reader used" if used else "one-pass reader refused the file"
-    return _rows(fast_con), _rows(slow_con), fast_rep, slow_rep
+def _both(path: Path, monkeypatch, *, expect_onepass: bool | None):
+    return _both_readers(path, monkeypatch, expect_onepass=expect_onepass, reader="ingest_proto")
 
 
 _JSON_COLUMNS = [i for i, c in enumerate(schema.COLUMNS) if c.sql_type == "JSON"]
@@ -386,12 +364,7 @@ def test_damaged_bytes_are_stored_as_the_lenient_reader_stores_them(tmp_path_fac
             raw = bytearray(b"\x0a")
     p = tmp_path_factory.mktemp("dmg") / "d.pb"
     p.write_bytes(bytes(raw))
-    fast_con, slow_con = open_store(), open_store()
-    (fast_rep,) = ingest_files(fast_con, [p])
-    pipelined = ingest_mod._read_pipelined
-    monkeypatch.setattr(ingest_mod, "_read_pipelined", lambda *a, **kw: pipelined(*a, **{**kw, "direct": False}))
-    (slow_rep,) = ingest_files(slow_con, [p], fast=False)
-    monkeypatch.setattr(ingest_mod, "_read_pipelined", pipelined)
+    fast, slow, fast_rep, slow_rep = _both(p, monkeypatch, expect_onepass=None)
     assert not any("unexpected" in m for m in fast_rep.problems)
-    assert [_as_values(r) for r in _rows(fast_con)] == [_as_values(r) for r in _rows(slow_con)]
+    assert [_as_values(r) for r in fast] == [_as_values(r) for r in slow]
     assert fast_rep == slow_rep
