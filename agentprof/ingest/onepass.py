@@ -291,6 +291,8 @@ def proto_blocks(path: str, *, length_prefixed: bool) -> tuple[Iterator, Callabl
     def parsed():
         try:
             yield from protowire.blocks(f, length_prefixed=length_prefixed)
+            if getattr(getattr(f, "raw", None), "truncated", False):  # detect.Gunzip: the stream broke off
+                raise OnePassUnsupported(f"{path}: the gzip stream is cut short; needs the lenient reader")
         except OSError as exc:  # a gzip stream cut short: the lenient reader reports it
             raise OnePassUnsupported(f"{path}: {exc}") from exc
         except OnePassUnsupported as exc:

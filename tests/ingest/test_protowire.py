@@ -368,3 +368,14 @@ def test_damaged_bytes_are_stored_as_the_lenient_reader_stores_them(tmp_path_fac
     assert not any("unexpected" in m for m in fast_rep.problems)
     assert [_as_values(r) for r in fast] == [_as_values(r) for r in slow]
     assert fast_rep == slow_rep
+
+
+def test_a_gzip_cut_between_messages_goes_to_the_lenient_reader(tmp_path, monkeypatch):
+    """The decompressed bytes end cleanly after a ResourceSpans, but the stream broke off:
+    the lenient reader reports the cut, so the one-pass reader must not read the file."""
+    body = _to_proto(generate(tmp_path / "m.jsonl", traces=8, seed=3), tmp_path / "m.pb").read_bytes()
+    p = tmp_path / "cut.pb.gz"
+    p.write_bytes(gzip.compress(body) + gzip.compress(body)[:6])  # a second member cut in its header
+    fast, slow, fast_rep, slow_rep = _both(p, monkeypatch, expect_onepass=False)
+    assert fast == slow and len(fast) > 20
+    assert fast_rep == slow_rep and any("cut short" in m for m in fast_rep.problems)
