@@ -120,32 +120,12 @@ def _flatten_block(block, source_file: str, source_format: str, path: str):
         attributes = span_kv.objects()
         events, _ = kv_arrow.events(field(sp, "events"))
         resource = pc.take(kv_arrow.KeyValues(field(field(rs, "resource"), "attributes")).objects(), sp_resource)
-        start = pc.cast(field(sp, "startTimeUnixNano"), pa.int64())
-        end_text = field(sp, "endTimeUnixNano")
-        end = pc.cast(pc.if_else(pc.equal(end_text, ""), pa.scalar(None, pa.string()), end_text), pa.int64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # a time or intValue that is not a decimal int64
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # an intValue that is not a decimal int64
         raise FastPathUnsupported(f"{path}: {exc}; needs the lenient reader") from exc
-    end = pc.if_else(pc.equal(end, 0), pa.scalar(None, pa.int64()), end)
-
-    def nullif_empty(arr):
-        return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-
-    parent = nullif_empty(field(sp, "parentSpanId"))
-    status = field(sp, "status")
-    kinds = pa.array(["UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"])
-    codes = pa.array(["unset", "ok", "error"])
-    scope_name = pc.take(nullif_empty(field(field(ss, "scope"), "name")), sp_scope)
+    scope_name = pc.take(_nullif_empty(field(field(ss, "scope"), "name")), sp_scope)
     return pa.table(
         {
-            "trace_id": pc.utf8_lower(field(sp, "traceId")),
-            "span_id": pc.utf8_lower(field(sp, "spanId")),
-            "parent_span_id": pc.utf8_lower(parent),
-            "name": pc.fill_null(field(sp, "name"), ""),
-            "kind": pc.take(kinds, pc.fill_null(field(sp, "kind"), 0)),
-            "start_ns": start,
-            "end_ns": end,
-            "status_code": pc.take(codes, pc.fill_null(field(status, "code"), 0)),
-            "status_message": nullif_empty(field(status, "message")),
+            **span_columns(sp, path),
             "attributes": attributes,
             "events": events,
             "resource": resource,
@@ -154,6 +134,60 @@ def _flatten_block(block, source_file: str, source_format: str, path: str):
             "source_file": pa.array([source_file] * n, pa.string()),
         }
     )
+
+
+def span_columns(sp, path: str) -> dict:
+    """The span table's columns that come from a span's own fields (not its attributes), for
+    spans as the parsed blocks hold them (``sp``: a struct array, checked by
+    :func:`_check_block`): ids in lower case, ``kind``, ``status_code`` and
+    ``status_message``, and ``start_ns``/``end_ns`` as int64 (times as OTLP JSON's decimal
+    strings or as integers; an empty or zero end is null). Arrow compute, in the reader's
+    thread: the mapping statement that follows has less to do."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def field(name):
+        return pc.struct_field(sp, name)
+
+    end = field("endTimeUnixNano")
+    try:
+        start = pc.cast(field("startTimeUnixNano"), pa.int64())
+        if pa.types.is_string(end.type):
+            end = _nullif_empty(end)
+        end = pc.cast(end, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # a time that is not a decimal int64
+        raise FastPathUnsupported(f"{path}: {exc}; needs the lenient reader") from exc
+    status = field("status")
+    kinds = pa.array(["UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"])
+    codes = pa.array(["unset", "ok", "error"])
+    return {
+        "trace_id": _lower_hex(field("traceId")),
+        "span_id": _lower_hex(field("spanId")),
+        "parent_span_id": _lower_hex(_nullif_empty(field("parentSpanId"))),
+        "name": pc.fill_null(field("name"), ""),
+        "kind": pc.take(kinds, pc.fill_null(field("kind"), 0)),
+        "start_ns": start,
+        "end_ns": pc.if_else(pc.equal(end, 0), pa.scalar(None, pa.int64()), end),
+        "status_code": pc.take(codes, pc.fill_null(pc.struct_field(status, "code"), 0)),
+        "status_message": _nullif_empty(pc.struct_field(status, "message")),
+    }
+
+
+def _nullif_empty(arr):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+
+
+def _lower_hex(ids):
+    """Hex ids in lower case; one byte test first, since most producers write them so."""
+    import pyarrow.compute as pc
+
+    data = kv_arrow.value_bytes(ids)
+    if ((data >= 0x41) & (data <= 0x46)).any():
+        return pc.ascii_lower(ids)
+    return ids
 
 
 # --- validation (Arrow compute over the whole block, no per-span Python) ------------------
@@ -214,7 +248,8 @@ def _check_block(block, path: str) -> None:
         if not _all_hex(spans.field("parentSpanId"), 16, empty_ok=True):
             fail("a parentSpanId that is not 16-char hex")
         starts = spans.field("startTimeUnixNano")
-        if starts.null_count or pc.any(pc.is_in(starts, pa.array(["", "0"]))).as_py():
+        absent = pc.is_in(starts, pa.array(["", "0"])) if pa.types.is_string(starts.type) else pc.equal(starts, 0)
+        if starts.null_count or pc.any(absent).as_py():
             fail("a span without startTimeUnixNano")
         kinds = spans.field("kind")
         if not all_true(pc.and_(pc.greater_equal(kinds, 0), pc.less_equal(kinds, 5))):

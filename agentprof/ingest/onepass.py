@@ -39,6 +39,7 @@ from agentprof.ingest.fastpath import (
     _check_block,
     _next_block,
     _open,
+    span_columns,
 )
 
 if TYPE_CHECKING:
@@ -55,15 +56,12 @@ class NeedsMeasuring(OnePassUnsupported):
 
 _BLOCK = "_agentprof_onepass"
 
-_SPAN_FIELDS = ("traceId", "spanId", "parentSpanId", "name", "kind", "startTimeUnixNano", "endTimeUnixNano", "status")
-"""Span fields the query reads (as columns ``sp_<field>``)."""
-
 CONTENT_KEY_REGEX = "^" + prompt_parts.CONTENT_KEYS_REGEX.removeprefix('"')
 """Attribute keys whose spans carry prompt content (``normalize`` measures those in Python)."""
 
 
 def _raw_relation(spans: str, source_file: str | None, source_format: str, rep: normalize.FlatRep) -> str:
-    """A parenthesized query over ``spans`` (one row per span: the span's fields ``sp_*``,
+    """A parenthesized query over ``spans`` (one row per span: ``fastpath.span_columns``,
     its attributes and events as JSON text, its resource's JSON text and service name, its
     scope name, its exception type and its alias columns) giving the raw columns as the span
     table keeps them plus the columns ``normalize.FlatRep`` reads."""
@@ -72,16 +70,7 @@ def _raw_relation(spans: str, source_file: str | None, source_format: str, rep: 
     aliases = "".join(f", {rep.sql.v(k)}" for k in rep.sql.index)
     return f"""(
     SELECT
-        lower(sp_traceId) AS trace_id,
-        lower(sp_spanId) AS span_id,
-        lower(nullif(sp_parentSpanId, '')) AS parent_span_id,
-        coalesce(sp_name, '') AS name,
-        ['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'][coalesce(sp_kind, 0) + 1] AS kind,
-        CASE WHEN CAST(sp_startTimeUnixNano AS BIGINT) > 0 THEN CAST(sp_startTimeUnixNano AS BIGINT)
-             ELSE error('a start time that is not positive; needs the lenient reader') END AS start_ns,
-        CASE WHEN CAST(nullif(sp_endTimeUnixNano, '') AS BIGINT) > 0 THEN CAST(nullif(sp_endTimeUnixNano, '') AS BIGINT) END AS end_ns,
-        ['unset', 'ok', 'error'][coalesce(sp_status.code, 0) + 1] AS status_code,
-        nullif(sp_status.message, '') AS status_message,
+        trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status_code, status_message,
         attributes, events, resource, scope_name,
         {fmt} AS source_format, {sf} AS source_file,
         _exception_type, _service_name{aliases}
@@ -122,7 +111,7 @@ def _otlp_value(v: dict | None) -> dict:
 
 
 def _flatten(block, path: str, cache: dict):
-    """One parsed block → a record batch with one row per span: ``sp_*``, ``attributes``,
+    """One parsed block → a record batch with one row per span: ``fastpath.span_columns``, ``attributes``,
     ``events``, ``resource``, ``_service_name``, ``scope_name``, ``_exception_type`` and an
     alias column (``normalize.alias_column``) for each alias key present in the block. Arrow
     compute throughout (``kv_arrow``): no Python per span, and DuckDB gets flat columns."""
@@ -170,9 +159,15 @@ def _flatten(block, path: str, cache: dict):
             at = np.full(len(sp), -1, np.int64)
             at[spans] = rows[first]
             exception_type = pc.take(ev_attrs.lookup(["exception.type"])["exception.type"], pa.array(at, mask=at < 0))
+        span = span_columns(sp, path)
+        # A start that is not positive: the lenient reader skips the span (and reports it).
+        if not pc.all(pc.greater(span["start_ns"], 0)).as_py():
+            raise OnePassUnsupported(f"{path}: a start time that is not positive; needs the lenient reader")
+        end = span["end_ns"]
+        span["end_ns"] = pc.if_else(pc.greater(end, 0), end, pa.scalar(None, pa.int64()))  # as a missing end
         columns = {
-            # Top-level columns, not the span struct: DuckDB then converts only what it reads.
-            **{f"sp_{name}": pc.struct_field(sp, name) for name in _SPAN_FIELDS},
+            # Flat columns, not the span struct: DuckDB then converts only what it reads.
+            **span,
             # Typed as JSON: DuckDB then stores the text as is, where from a string it would
             # parse it to check it (~0.4 CPU-s per 1M spans). Valid by construction
             # (kv_arrow's escaping is tested against DuckDB's to_json; orjson).

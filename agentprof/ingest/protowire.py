@@ -6,7 +6,7 @@ decoded level by level over whole arrays instead: all spans of a chunk read thei
 field at once, then their second, and so on (a span has ~20 fields; a KeyValue 2), so numpy
 runs a few hundred array operations per chunk and no Python runs per span or attribute.
 The result has the shape Arrow's JSON parser gives the one-pass reader for OTLP JSON lines
-(``fastpath._otlp_schema``: hex ids, times as decimal strings), so the same checks, the same
+(``fastpath._otlp_schema``, with hex ids, but times as int64), so the same checks, the same
 flattening and the same mapping INSERT follow (``onepass.ingest_proto``).
 
 Strict, as the JSON one-pass reader is: anything it cannot turn into exactly the rows the
@@ -279,11 +279,15 @@ def _fixed64(buf, starts, present):
     return np.where(present, windows[np.where(present, starts, 0)], np.uint64(0))
 
 
-def _decimal(values) -> pa.Array:
+def _times(values: np.ndarray) -> pa.Array:
+    """fixed64 times (0: absent) as int64, as the JSON reader's decimal strings are cast; a
+    time an int64 cannot hold is one the lenient reader reads differently."""
+    import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    return pc.cast(pa.array(values, pa.uint64()), pa.string())
+    if (values >= np.uint64(1 << 63)).any():
+        raise _Unsupported("a time beyond the int64 range")
+    return pa.array(values.view(np.int64), pa.int64())
 
 
 def _list(offsets, values) -> pa.Array:
@@ -391,12 +395,8 @@ def decode(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.RecordBa
     has_start, start_at, _ = _singular(sp, 7, n)
     has_end, end_at, _ = _singular(sp, 8, n)
     start = _fixed64(buf, start_at, has_start)
-    if not ((start > 0) & (start < np.uint64(1 << 63))).all():
-        raise _Unsupported("a span whose start time is missing or out of range")
-    end = _fixed64(buf, end_at, has_end)
-    end_text = _decimal(end)
-    if (end == 0).any():  # "" as the JSON reader reads an absent end (the mapping: NULL)
-        end_text = pa.array(np.where(end == 0, "", end_text.to_numpy(zero_copy_only=False)), pa.string())
+    if not (start > 0).all():
+        raise _Unsupported("a span whose start time is missing")
     if 13 in sp:
         _check_links(buf, *_repeated(sp, 13, n)[1:])
     _, stat_at, stat_len = _singular(sp, 15, n)
@@ -414,7 +414,7 @@ def decode(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.RecordBa
     _, en_at, en_len = _singular(ev, 2, n_ev)
     events = pa.StructArray.from_arrays(
         [
-            _decimal(_fixed64(buf, t_at, has_t)),  # an absent time is 0 (proto3), as upb reads it
+            _times(_fixed64(buf, t_at, has_t)),  # an absent time is 0 (proto3), as upb reads it
             _strings(buf, en_at, en_len),
             _key_values(buf, *_repeated(ev, 3, n_ev)),
         ],
@@ -425,7 +425,7 @@ def decode(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.RecordBa
         [
             _hex(buf, tid_at, tid_len), _hex(buf, sid_at, sid_len), _hex(buf, pid_at, pid_len),
             _strings(buf, nm_at, nm_len), pa.array(kind, pa.int64()),
-            _decimal(start), end_text,
+            _times(start), _times(_fixed64(buf, end_at, has_end)),  # an absent end: 0
             _key_values(buf, *_repeated(sp, 9, n)), _list(ev_offsets, events), status,
         ],
         ["traceId", "spanId", "parentSpanId", "name", "kind", "startTimeUnixNano", "endTimeUnixNano",
