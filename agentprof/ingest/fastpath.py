@@ -218,10 +218,13 @@ def _check_block(block, path: str) -> None:
     def all_true(mask) -> bool:
         return bool(pc.all(mask, skip_nulls=True).as_py() in (True, None))
 
-    def check_values(values) -> None:  # struct array of AnyValue scalars
-        strings = values.field("stringValue")
-        if len(strings) and (pc.max(pc.binary_length(strings)).as_py() or 0) > MAX_ATTRIBUTE_CHARS:
-            fail("an attribute string long enough to be truncated")
+    def check_values(values) -> None:  # struct array of AnyValue scalars (and protowire's jsonValue)
+        texts = [values.field("stringValue")]
+        if values.type.get_field_index("jsonValue") >= 0:
+            texts.append(values.field("jsonValue"))
+        for strings in texts:
+            if len(strings) and (pc.max(pc.binary_length(strings)).as_py() or 0) > MAX_ATTRIBUTE_CHARS:
+                fail("an attribute string long enough to be truncated")
         doubles = values.field("doubleValue")
         if doubles.null_count < len(doubles) and not all_true(pc.is_finite(doubles)):
             fail("a non-finite doubleValue")

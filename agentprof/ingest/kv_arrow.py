@@ -103,6 +103,8 @@ def scalar_texts(values: pa.Array) -> tuple[pa.Array, list[pa.Array]]:
     bools = pc.struct_field(values, "boolValue")
     if bools.null_count < len(bools):
         others.append(pc.cast(bools, pa.string()))
+    if values.type.get_field_index("jsonValue") >= 0:  # structured values, already JSON (protowire)
+        others.append(pc.struct_field(values, "jsonValue"))
     return pc.struct_field(values, "stringValue"), others
 
 
@@ -176,6 +178,17 @@ class KeyValues:
         as_json = pc.coalesce(json_strings(strings), *others, pa.scalar("null"))
         return as_json, pc.coalesce(strings, *others) if others else strings, first
 
+    @functools.cached_property
+    def _structured(self) -> pa.Array | None:
+        """Per row: is the value structured JSON text (``jsonValue``: kvlists, bytes, nested
+        arrays, which only protowire gives)? None when no row can be."""
+        import pyarrow.compute as pc
+
+        value = pc.struct_field(self._kv, "value")
+        if value.type.get_field_index("jsonValue") < 0:
+            return None
+        return pc.is_valid(pc.struct_field(value, "jsonValue"))
+
     def objects(self) -> pa.Array:
         """Per list: its JSON object text (``{}`` for an empty or null list)."""
         import pyarrow.compute as pc
@@ -200,10 +213,13 @@ class KeyValues:
             is_first = key.endswith("[0]")
             code = code_of.get(key[:-3] if is_first else key)
             source = first if is_first else values
+            rows = np.flatnonzero(indices == code) if code is not None else None
+            if is_first and rows is not None and self._structured is not None \
+                    and pc.any(pc.take(self._structured, rows)).as_py():
+                raise pa.ArrowInvalid(f"the first element of a structured {key[:-3]!r} value")
             if code is None or source is None:
                 out[key] = pa.nulls(n, pa.string())
                 continue
-            rows = np.flatnonzero(indices == code)
             at = np.full(n, -1, np.int64)
             at[owner[rows]] = rows
             out[key] = pc.take(source, pa.array(at, mask=at < 0))

@@ -103,6 +103,8 @@ def _otlp_value(v: dict | None) -> dict:
     """An AnyValue as Arrow returns it (every member, unset ones None) → its OTLP JSON form."""
     if v is None:
         return {}
+    if v.get("jsonValue") is not None:  # a structured value protowire rendered: no OTLP form here
+        raise OnePassUnsupported("a structured value in a resource that repeats a key")
     out = {k: x for k, x in v.items() if x is not None and k != "arrayValue"}
     array = v.get("arrayValue")
     if array is not None:

@@ -13,9 +13,11 @@ Strict, as the JSON one-pass reader is: anything it cannot turn into exactly the
 lenient reader (``otlp_proto``: upb messages, then the same mapping) would produce raises
 :class:`~agentprof.ingest.fastpath.FastPathUnsupported` — a truncated or malformed message,
 a known field with the wrong wire type, a singular field given twice (protobuf merges or
-takes the last), invalid UTF-8, a ``kvlistValue``/``bytesValue``/nested array, string-table
-indices, a span or start time the lenient reader would skip. The caller then reads the file
-with the lenient reader, which reports every problem with its place.
+takes the last), invalid UTF-8, string-table indices, a span or start time the lenient
+reader would skip. The caller then reads the file with the lenient reader, which reports
+every problem with its place. Structured values (``kvlistValue``, ``bytesValue``, arrays of
+those or of arrays) are rare enough to be rendered by the lenient reader's own code, one by
+one (``jsonValue``; see :func:`_any_values`).
 """
 
 from __future__ import annotations
@@ -56,13 +58,12 @@ _EVENT = {1: (_I64, False), 2: (_LEN, False), 3: (_LEN, True), 4: (_VARINT, Fals
 _LINK = {1: (_LEN, False), 2: (_LEN, False), 3: (_LEN, False), 4: (_LEN, True), 5: (_VARINT, False), 6: (_I32, False)}
 _STATUS = {2: (_LEN, False), 3: (_VARINT, False)}
 _KEY_VALUE = {1: (_LEN, False), 2: (_LEN, False)}
-_ANY_VALUE = {1: (_LEN, False), 2: (_VARINT, False), 3: (_VARINT, False), 4: (_I64, False), 5: (_LEN, False)}
-_SCALAR_VALUE = {1: (_LEN, False), 2: (_VARINT, False), 3: (_VARINT, False), 4: (_I64, False)}
+_ANY_VALUE = {1: (_LEN, False), 2: (_VARINT, False), 3: (_VARINT, False), 4: (_I64, False), 5: (_LEN, False),
+              6: (_LEN, False), 7: (_LEN, False)}
 _ARRAY_VALUE = {1: (_LEN, True)}
 _UNSUPPORTED = {
     id(_KEY_VALUE): "a KeyValue with a key string-table index",
-    id(_ANY_VALUE): "a kvlistValue, bytesValue or string-table value",
-    id(_SCALAR_VALUE): "an array element that is not a scalar",
+    id(_ANY_VALUE): "a string-table value",
 }
 """Messages whose every field is listed: a field not listed is one the one-pass reader does
 not read (the lenient reader does)."""
@@ -296,16 +297,24 @@ def _list(offsets, values) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
 
 
-def _any_values(buf, starts, ends, spec) -> pa.Array:
-    """AnyValue messages → struct<stringValue, intValue, doubleValue, boolValue[, arrayValue]>
-    (the members ``kv_arrow`` reads; all null for an AnyValue that holds nothing)."""
+def _any_values(buf, starts, ends, *, top: bool = True) -> tuple[pa.Array, np.ndarray]:
+    """AnyValue messages → (struct<stringValue, intValue, doubleValue, boolValue[,
+    arrayValue, jsonValue]>: the members ``kv_arrow`` reads, all null for an AnyValue that
+    holds nothing; which of them are structured). A structured value (a kvlistValue, a
+    bytesValue, an array holding one of those or another array) is rendered whole as the
+    lenient reader renders it, as JSON text in ``jsonValue``; ``top=False`` (array
+    elements) only marks them."""
     import numpy as np
     import pyarrow as pa
 
     n = len(starts)
-    f = _scan(buf, starts, ends, spec)
+    f = _scan(buf, starts, ends, _ANY_VALUE)
     if len(f) > 1 and (np.bincount(np.concatenate([x.owner for x in f.values()]), minlength=n) > 1).any():
         raise _Unsupported("an AnyValue with more than one value")
+    structured = np.zeros(n, np.bool_)
+    for number in (6, 7) if top else (5, 6, 7):
+        if number in f:
+            structured[f[number].owner] = True
     has_s, s_at, s_len = _singular(f, 1, n)
     has_b, b_val, _ = _singular(f, 2, n)
     has_i, i_val, _ = _singular(f, 3, n)
@@ -317,15 +326,40 @@ def _any_values(buf, starts, ends, spec) -> pa.Array:
         pa.array(_fixed64(buf, d_at, has_d).view(np.float64), pa.float64(), mask=~has_d),
         pa.array(b_val != 0, pa.bool_(), mask=~has_b),
     ]
-    if spec is _ANY_VALUE:
+    if top:
         has_a, a_at, a_len = _singular(f, 5, n)
         arr_fields = _scan(buf, a_at, a_at + a_len, _ARRAY_VALUE)
         offsets, e_starts, e_ends = _repeated(arr_fields, 1, n)
-        elements = _any_values(buf, e_starts, e_ends, _SCALAR_VALUE)
-        values = _list(offsets, elements)
+        elements, nested = _any_values(buf, e_starts, e_ends, top=False)
+        if nested.any():
+            structured[np.repeat(np.arange(n), np.diff(offsets))[nested]] = True
+            has_a &= ~structured
         names.append("arrayValue")
-        arrays.append(pa.StructArray.from_arrays([values], ["values"], mask=pa.array(~has_a)))
-    return pa.StructArray.from_arrays(arrays, names)
+        arrays.append(pa.StructArray.from_arrays([_list(offsets, elements)], ["values"], mask=pa.array(~has_a)))
+        if structured.any():
+            names.append("jsonValue")
+            arrays.append(_rendered(buf, starts, ends, structured))
+    return pa.StructArray.from_arrays(arrays, names), structured
+
+
+def _rendered(buf, starts, ends, rows) -> pa.Array:
+    """JSON text of the AnyValues at ``rows`` (null elsewhere), decoded by upb and written by
+    the lenient reader's own code: structured values are rare, so Python per value is fine."""
+    import numpy as np
+    import pyarrow as pa
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+    from agentprof.ingest.otlp_proto import _any
+    from agentprof.ingest.raw import dumps
+
+    texts: list[str | None] = [None] * len(starts)
+    for i in np.flatnonzero(rows).tolist():
+        try:
+            texts[i] = dumps(_any(AnyValue.FromString(buf[starts[i]:ends[i]].tobytes())))
+        except DecodeError as exc:
+            raise _Unsupported(f"a structured value that does not parse ({exc})") from exc
+    return pa.array(texts, pa.string())
 
 
 def _check_utf8(buf, fields: dict[int, _Fields], number: int, n: int) -> None:
@@ -342,7 +376,7 @@ def _key_values(buf, offsets, starts, ends) -> pa.Array:
     f = _scan(buf, starts, ends, _KEY_VALUE)
     _, k_at, k_len = _singular(f, 1, n)  # an absent key is "" (proto3), as upb reads it
     has_v, v_at, v_len = _singular(f, 2, n)
-    values = _any_values(buf, v_at, v_at + v_len, _ANY_VALUE)
+    values, _ = _any_values(buf, v_at, v_at + v_len)
     kv = pa.StructArray.from_arrays([_strings(buf, k_at, k_len), values], ["key", "value"])
     return _list(offsets, kv)
 

@@ -214,6 +214,30 @@ def test_unknown_fields_and_links_are_read_past(tmp_path, monkeypatch):
     assert [(r[COL["span_id"]], r[COL["name"]]) for r in rows] == [("eee19b7ec3c1b174", "x")]
 
 
+def test_structured_values_are_read_one_pass(tmp_path, monkeypatch):
+    """kvlist, bytes and arrays of those or of arrays: rendered as the lenient reader renders
+    them, in span attributes, event attributes and resources."""
+    kvlist = {"kvlistValue": {"values": [_kv("role", _s("user")), _kv("n", {"intValue": "3"}),
+                                         _kv("inner", {"kvlistValue": {"values": [_kv("d", {"doubleValue": 0.5})]}})]}}
+    raw = {"bytesValue": base64.b64encode(b"\x00\xff").decode()}
+    nested = {"arrayValue": {"values": [_s("a"), {"arrayValue": {"values": [{"boolValue": True}]}}, kvlist]}}
+    attrs = [_kv("msg", kvlist), _kv("raw", raw), _kv("nested", nested), _kv("plain", _s("x")),
+             _kv("gen_ai.conversation.id", kvlist)]  # a column the mapping reads: its JSON text
+    events = [{"timeUnixNano": str(T0 + 1), "name": "e", "attributes": [_kv("payload", kvlist)]}]
+    doc = _request_doc([_one(attributes=attrs, events=events)])
+    doc["resourceSpans"][0]["resource"]["attributes"].append(_kv("deployment", kvlist))
+    p = tmp_path / "structured.pb"
+    p.write_bytes(_request_bytes(doc))
+    (row,) = _assert_identical(p, monkeypatch)
+    assert orjson.loads(row[COL["attributes"]]) == {
+        "msg": {"role": "user", "n": 3, "inner": {"d": 0.5}}, "raw": "AP8=",
+        "nested": ["a", [True], {"role": "user", "n": 3, "inner": {"d": 0.5}}], "plain": "x",
+        "gen_ai.conversation.id": {"role": "user", "n": 3, "inner": {"d": 0.5}}}
+    assert orjson.loads(row[COL["session_id"]]) == {"role": "user", "n": 3, "inner": {"d": 0.5}}
+    assert orjson.loads(row[COL["events"]])[0]["attributes"]["payload"]["role"] == "user"
+    assert orjson.loads(row[COL["resource"]])["deployment"]["inner"] == {"d": 0.5}
+
+
 # --- what it refuses, and the result is still the lenient reader's ----------------------------
 
 def _attr_span(value: dict) -> bytes:
@@ -225,9 +249,9 @@ def _name_placeholder() -> bytes:
 
 
 REFUSED = {
-    "kvlist value": lambda: _wrap(_attr_span({"kvlistValue": {"values": [_kv("k", _s("v"))]}})),
-    "bytes value": lambda: _wrap(_attr_span({"bytesValue": base64.b64encode(b"\x00\x01").decode()})),
-    "nested array": lambda: _wrap(_attr_span({"arrayValue": {"values": [{"arrayValue": {"values": []}}]}})),
+    "a string-table value": lambda: _wrap(_attr_span({"stringValueStrindex": 2})),
+    "the first element of a structured finish reason": lambda: _wrap(_span_bytes(attributes=[
+        _kv("gen_ai.response.finish_reasons", {"arrayValue": {"values": [{"kvlistValue": {"values": []}}]}})])),
     "invalid UTF-8": lambda: _name_placeholder().replace(b"NAME", b"N\xffME"),
     "a name given twice": lambda: _wrap(_span_bytes() + _field(5, b"second")),
     "a known field with another wire type": lambda: _wrap(_span_bytes() + _varint(5 << 3) + _varint(1)),
@@ -260,7 +284,7 @@ def test_refused_files_still_ingest_like_the_lenient_reader(tmp_path, monkeypatc
 def test_a_late_refusal_leaves_no_rows_behind(tmp_path, monkeypatch):
     good = _to_proto(generate(tmp_path / "m.jsonl", traces=30, seed=2), tmp_path / "good.pb").read_bytes()
     p = tmp_path / "late.pb"
-    p.write_bytes(good + REFUSED["kvlist value"]())
+    p.write_bytes(good + REFUSED["a name given twice"]())
     monkeypatch.setattr(protowire, "CHUNK_BYTES", 500)
     con = open_store()
     repair.create_stage(con)
@@ -303,7 +327,15 @@ _scalars = st.one_of(
     st.builds(lambda v: {"boolValue": v}, st.booleans()),
     st.just({}),
 )
-_values = st.one_of(_scalars, st.builds(lambda vs: {"arrayValue": {"values": vs}}, st.lists(_scalars, max_size=4)))
+_values = st.recursive(
+    st.one_of(_scalars, st.builds(lambda b: {"bytesValue": base64.b64encode(b).decode()}, st.binary(max_size=6))),
+    lambda inner: st.one_of(
+        st.builds(lambda vs: {"arrayValue": {"values": vs}}, st.lists(inner, max_size=4)),
+        st.builds(lambda kvs: {"kvlistValue": {"values": [_kv(k, v) for k, v in kvs]}},
+                  st.lists(st.tuples(st.text(max_size=5), inner), max_size=3)),
+    ),
+    max_leaves=8,
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
