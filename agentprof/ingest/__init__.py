@@ -157,8 +157,9 @@ def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, fmt: s
 
     The one-pass reader (Arrow → flat columns → span-table rows in one query per batch; for
     protobuf, ``protowire`` decodes the blocks); for spans with prompt content to measure in
-    Python, the fast reader (the same blocks → raw JSON text → ``normalize_into``). ``direct``: the span table is empty and this is the only file, so
-    the one-pass reader may load straight into it (see ``onepass.ingest_jsonl``).
+    Python, the fast reader (the same blocks → raw JSON text → ``normalize_into``).
+    ``direct``: the span table is empty and this is the only file, so the one-pass reader
+    may load straight into it (see ``onepass.ingest_jsonl``).
 
     Returns the table the rows went to, or None (with this file's rows removed) when the
     readers refuse the file; the lenient reader then reads it again and reports any problem
@@ -176,10 +177,11 @@ def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, fmt: s
             repair.stage_spans(con)
         return repair.STAGE
 
+    length_prefixed = fmt == detect.OTLP_PROTO_LP
     if fmt == detect.OTLP_JSONL:
         read = onepass.ingest_jsonl
     else:  # protobuf
-        read = functools.partial(onepass.ingest_proto, length_prefixed=fmt == detect.OTLP_PROTO_LP, source_format=fmt)
+        read = functools.partial(onepass.ingest_proto, length_prefixed=length_prefixed, source_format=fmt)
     try:
         if direct:
             return read(con, path, target=schema.TABLE, demote=demote)[1]
@@ -193,7 +195,7 @@ def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, fmt: s
         if fmt == detect.OTLP_JSONL:
             raw = fastpath.iter_raw_batches_jsonl(path)
         else:
-            blocks, close = onepass.proto_blocks(path, length_prefixed=fmt == detect.OTLP_PROTO_LP)
+            blocks, close = onepass.proto_blocks(path, length_prefixed=length_prefixed)
             raw = fastpath.iter_raw_batches(blocks, close, path, source_format=fmt)
         for table in batches.cut(raw, batches.plan(con, repair.STAGE)):
             normalize.normalize_into(con, table, target=repair.STAGE)
