@@ -179,3 +179,27 @@ def test_a_well_formed_document_never_computes_a_place(tmp_path, monkeypatch):
     (sf,) = ingest_files(open_store(), [p])
     assert (sf.spans_read, len(calls)) == (1, 1)
     assert "resource is not a JSON object" in sf.problems[0]
+
+
+def test_the_form_of_a_long_first_line_is_told_without_parsing_it(monkeypatch):
+    """Parsing a first line of hundreds of MB cost seconds and ~10x its size in memory."""
+    import io
+
+    from agentprof.ingest import detect
+
+    def no_parse(*a):
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(detect.orjson, "loads", no_parse)
+    line = b'{"resourceSpans":[{"resource":{"attributes":[{"key":"k","value":{"stringValue":"' + b"x" * 400_000 + b'"}}]}}]}'
+    cases = {
+        line + b"\n" + line + b"\n": detect.OTLP_JSONL,
+        line + b"\n": detect.OTLP_JSON,  # one line, nothing after
+        line + b"\n  \n": detect.OTLP_JSON,
+        line[:-2] + b"\n]}\n": detect.OTLP_JSON,  # the document goes on
+        line[:-1] + b",\n" + line[1:] + b"\n": detect.OTLP_JSON,
+    }
+    for data, form in cases.items():
+        f = io.BytesIO(data)
+        head = f.read(detect.HEAD_BYTES)
+        assert detect.json_form_long_line(f, head) == form
