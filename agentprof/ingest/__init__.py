@@ -144,7 +144,7 @@ def _read_one(con, cap: MemoryCap, report, path: str, fmt: str, gz: bool, direct
     """Read one file into the stage (or, ``direct``, the span table); returns the table."""
     from agentprof.ingest import detect
 
-    fast_formats = (detect.OTLP_JSONL, detect.OTLP_PROTO, detect.OTLP_PROTO_LP)
+    fast_formats = (detect.OTLP_JSONL, detect.OTLP_JSON, detect.OTLP_PROTO, detect.OTLP_PROTO_LP)
     into = _read_fast(con, cap, path, fmt, direct) if fast and fmt in fast_formats else None
     if into is None:
         into = _read_pipelined(con, cap, read_file(path, report, fmt, gz, batch_spans), fmt, path, progress, done,
@@ -153,7 +153,8 @@ def _read_one(con, cap: MemoryCap, report, path: str, fmt: str, gz: bool, direct
 
 
 def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, fmt: str, direct: bool) -> str | None:
-    """Well-formed OTLP JSON lines or protobuf through the Arrow/DuckDB readers.
+    """Well-formed OTLP JSON lines, compact OTLP JSON documents or protobuf through the
+    Arrow/DuckDB readers.
 
     The one-pass reader (Arrow → flat columns → span-table rows in one query per batch; for
     protobuf, ``protowire`` decodes the blocks); for spans with prompt content to measure in
@@ -180,6 +181,8 @@ def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, fmt: s
     length_prefixed = fmt == detect.OTLP_PROTO_LP
     if fmt == detect.OTLP_JSONL:
         read = onepass.ingest_jsonl
+    elif fmt == detect.OTLP_JSON:  # read as JSON lines when compact (document_lines)
+        read = functools.partial(onepass.ingest_jsonl, document=True, source_format=fmt)
     else:  # protobuf
         read = functools.partial(onepass.ingest_proto, length_prefixed=length_prefixed, source_format=fmt)
     try:
@@ -194,6 +197,8 @@ def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, fmt: s
     try:  # (it refuses gzip JSON lines)
         if fmt == detect.OTLP_JSONL:
             raw = fastpath.iter_raw_batches_jsonl(path)
+        elif fmt == detect.OTLP_JSON:
+            raw = fastpath.iter_raw_batches(*onepass.json_blocks(path, document=True), path, source_format=fmt)
         else:
             blocks, close = onepass.proto_blocks(path, length_prefixed=length_prefixed)
             raw = fastpath.iter_raw_batches(blocks, close, path, source_format=fmt)

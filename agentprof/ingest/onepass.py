@@ -218,13 +218,15 @@ def ingest_jsonl(
     path: str | os.PathLike[str],
     *,
     target: str,
+    document: bool = False,
     demote: Callable[[], str] | None = None,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     rows_per_insert: int | None = None,
     source_file: str | None = None,
     source_format: str = SOURCE_FORMAT,
 ) -> tuple[int, str]:
-    """Insert the spans of an OTLP JSON-lines file into ``target``.
+    """Insert the spans of an OTLP JSON-lines file (``document``: one compact OTLP JSON
+    document, see ``document_lines``) into ``target``.
 
     Returns (spans inserted, the table they are in). ``target`` is the span table or an
     ingest stage table (``repair.STAGE``). With ``demote`` (span-table target only), inserts
@@ -237,9 +239,22 @@ def ingest_jsonl(
     earlier blocks are then already inserted.
     """
     path = os.fspath(path)
+    parsed, close = json_blocks(path, document=document, batch_bytes=batch_bytes)
+    return _ingest(con, path, parsed, close, target=target, demote=demote, rows_per_insert=rows_per_insert,
+                   source_file=source_file, source_format=source_format)
+
+
+def json_blocks(path: str, *, document: bool = False, batch_bytes: int = DEFAULT_BATCH_BYTES) -> tuple[Iterator, Callable[[], None]]:
+    """(Arrow's parsed blocks of the OTLP JSON-lines file at ``path`` (gzip or not), a
+    function that closes the file). ``document``: the file is one compact OTLP JSON
+    document, read as JSON lines (``document_lines``). What Arrow or the cutting refuses
+    raises :class:`OnePassUnsupported` naming the file."""
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
-    reader = _open_gzip(path, batch_bytes) if gz else _open(path, batch_bytes)
+    if document:
+        reader = _open_document(path, batch_bytes, gz)
+    else:
+        reader = _open_gzip(path, batch_bytes) if gz else _open(path, batch_bytes)
 
     def parsed():
         while True:
@@ -251,8 +266,22 @@ def ingest_jsonl(
                 return
             yield block
 
-    return _ingest(con, path, parsed(), reader.close, target=target, demote=demote, rows_per_insert=rows_per_insert,
-                   source_file=source_file, source_format=source_format)
+    return parsed(), reader.close
+
+
+def _open_document(path: str, batch_bytes: int, gz: bool):
+    """``fastpath._open`` for one compact OTLP JSON document (``document_lines`` cuts it into
+    lines of whole ResourceSpans; Arrow decompresses a gzip file as it reads)."""
+    import pyarrow as pa
+
+    from agentprof.ingest.document_lines import DocumentLines
+    from agentprof.ingest.fastpath import BlockReader
+
+    try:
+        stream = pa.input_stream(path, compression="gzip" if gz else None)
+        return BlockReader(DocumentLines(stream), batch_bytes)
+    except (OSError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # the first block is parsed here
+        raise OnePassUnsupported(f"{path}: {exc}; needs the lenient reader") from exc
 
 
 def ingest_proto(

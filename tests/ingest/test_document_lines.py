@@ -1,0 +1,188 @@
+"""One compact OTLP JSON document read as JSON lines (``document_lines``) must store exactly
+what the lenient document reader stores, or refuse the file (and the lenient reader reads it)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agentprof import schema
+from agentprof.ingest import detect, document_lines, onepass
+from agentprof.ingest.document_lines import PREFIX, DocumentLines, DocumentTooWide
+from agentprof.store import open_store
+from test_onepass import _assert_identical, _kv, _one, _s, generate
+
+
+def _document(jsonl: Path, out: Path) -> Path:
+    """The resourceSpans of every line of ``jsonl``, as one compact document."""
+    docs = [orjson.loads(x) for x in jsonl.read_bytes().splitlines()]
+    out.write_bytes(orjson.dumps({"resourceSpans": [rs for d in docs for rs in d["resourceSpans"]]}) + b"\n")
+    return out
+
+
+def _lines(data: bytes, **kw) -> list[bytes]:
+    reader = DocumentLines(io.BytesIO(data), **kw)
+    out = b""
+    while chunk := reader.read(7):
+        out += chunk
+    return out.splitlines()
+
+
+# --- cutting -----------------------------------------------------------------------------
+
+_element = st.fixed_dictionaries({
+    "resource": st.fixed_dictionaries({"attributes": st.lists(
+        st.fixed_dictionaries({"key": st.text(max_size=8), "value": st.fixed_dictionaries({"stringValue": st.text(max_size=30)})}),
+        max_size=3)}),
+    "scopeSpans": st.just([{"spans": [{"name": "x"}]}]),
+})
+
+
+@settings(max_examples=60, deadline=None)
+@given(elements=st.lists(_element, max_size=12), line_bytes=st.integers(1, 300), read_bytes=st.integers(1, 64),
+       trailing=st.sampled_from([b"", b"\n", b"\n \n\t"]))
+def test_lines_hold_the_documents_resource_spans_in_order(elements, line_bytes, read_bytes, trailing):
+    # Strings may hold the cut's text: escaped, it is never cut there.
+    elements = elements + [{"resource": {"attributes": [{"key": "k", "value": {"stringValue": '},{"resource":'}}]}}]
+    data = orjson.dumps({"resourceSpans": elements}) + trailing
+    lines = _lines(data, line_bytes=line_bytes, read_bytes=read_bytes)
+    assert [rs for line in lines for rs in json.loads(line)["resourceSpans"]] == elements
+    assert all(line.startswith(PREFIX) for line in lines)
+
+
+def test_a_line_ends_at_the_first_cut_past_its_length():
+    elements = [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [{"name": "n" * 40}]}]} for _ in range(10)]
+    data = orjson.dumps({"resourceSpans": elements})
+    size = len(orjson.dumps(elements[0]))
+    assert size == 109
+    lines = _lines(data, line_bytes=2 * size + 5)
+    # Two elements and their comma are 219 bytes, short of 223: the cut after the third ends a
+    # line; the first line also holds the document's 18-byte prefix, so two are enough there.
+    assert [len(json.loads(x)["resourceSpans"]) for x in lines] == [2, 3, 3, 2]
+
+
+REFUSED = {
+    "pretty-printed": lambda doc: json.dumps(doc, indent=1).encode(),
+    "spaces between tokens": lambda doc: json.dumps(doc).encode(),
+    "another key first": lambda doc: orjson.dumps({"schema": 1, **doc}),
+    "a newline inside": lambda doc: orjson.dumps(doc).replace(b',"scopeSpans"', b',\n"scopeSpans"', 1),
+    "a second document after a newline": lambda doc: orjson.dumps(doc) + b"\n" + orjson.dumps({"resourceSpans": []}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_shapes_it_does_not_cut_are_refused(case):
+    doc = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [{"name": "x"}]}]}] * 3}
+    with pytest.raises(DocumentTooWide):
+        _lines(REFUSED[case](doc), line_bytes=1)
+
+
+def test_a_resource_spans_element_larger_than_a_line_may_be_is_refused():
+    doc = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [{"name": "x" * 5000}]}]}]}
+    with pytest.raises(DocumentTooWide, match="longer than 1000 bytes"):
+        _lines(orjson.dumps(doc), max_line_bytes=1000, read_bytes=100)
+
+
+# --- the same rows as the lenient reader ----------------------------------------------------------
+
+def test_generated_document_is_identical_and_reads_one_pass(tmp_path, monkeypatch):
+    doc = _document(generate(tmp_path / "mixed.jsonl", traces=60, seed=11), tmp_path / "mixed.json")
+    with open(doc, "rb") as f:
+        head = f.read(detect.HEAD_BYTES)
+        assert detect.sniff(head) == detect.OTLP_JSON
+    rows = _assert_identical(doc, monkeypatch)
+    assert len(rows) > 300
+    assert {r[schema.COLUMN_NAMES.index("source_format")] for r in rows} == {"otlp-json"}
+
+
+def test_lines_cut_every_few_resources_are_identical(tmp_path, monkeypatch):
+    """Small lines: many cuts, and Arrow blocks that hold many lines."""
+    doc = _document(generate(tmp_path / "m.jsonl", traces=40, seed=5), tmp_path / "m.json")
+    monkeypatch.setattr(document_lines, "LINE_BYTES", 300)
+    monkeypatch.setattr(document_lines, "READ_BYTES", 1000)
+    assert _assert_identical(doc, monkeypatch)
+
+
+def test_gzip_document_is_identical_and_reads_one_pass(tmp_path, monkeypatch):
+    doc = _document(generate(tmp_path / "g.jsonl", traces=20, seed=4), tmp_path / "g.json")
+    gz = tmp_path / "g.json.gz"
+    gz.write_bytes(gzip.compress(doc.read_bytes()))
+    _assert_identical(gz, monkeypatch)
+
+
+def test_bench_corpus_document_equals_its_json_lines(tmp_path, monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_corpus", Path(__file__).resolve().parents[2] / "bench" / "gen_corpus.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    paths = mod.generate(3000, tmp_path, {"jsonl", "json"}, seed=7)
+    assert paths["json"].read_bytes().count(b"\n") == 1  # one document
+    rows = _assert_identical(paths["json"], monkeypatch)
+    lines = _assert_identical(paths["jsonl"], monkeypatch)
+    fmt = schema.COLUMN_NAMES.index("source_format")
+    src = schema.COLUMN_NAMES.index("source_file")
+    assert len(rows) == 3000
+    assert [r[:fmt] + r[src + 1:] for r in rows] == [r[:fmt] + r[src + 1:] for r in lines]
+
+
+@pytest.mark.parametrize("case", sorted(set(REFUSED) - {"a second document after a newline"}))  # (JSON lines)
+def test_refused_documents_go_to_the_lenient_reader(tmp_path, monkeypatch, case):
+    lines = generate(tmp_path / "r.jsonl", traces=6, seed=8).read_bytes().splitlines()
+    doc = {"resourceSpans": [rs for x in lines for rs in orjson.loads(x)["resourceSpans"]]}
+    path = tmp_path / "r.json"
+    path.write_bytes(REFUSED[case](doc))
+    rows = _assert_identical(path, monkeypatch, expect_onepass=False)
+    assert len(rows) == sum(len(ss["spans"]) for rs in doc["resourceSpans"] for ss in rs["scopeSpans"])
+
+
+def test_a_cut_inside_a_nested_object_leaves_a_line_that_does_not_parse(tmp_path, monkeypatch):
+    """The cut's text where an object nested deeper than the ResourceSpans array starts (here
+    in a field OTLP does not define): the line before that cut leaves brackets open, so the
+    parser refuses it, and the lenient reader reads the document."""
+    spans = [_one(x=[{"a": 1}, {"resource": 2}]), _one(spanId="00000000000000a2")]
+    doc = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": spans[:1]}]},
+                             {"resource": {"attributes": []}, "scopeSpans": [{"spans": spans[1:]}]}]}
+    data = orjson.dumps(doc)
+    assert data.count(b'},{"resource":') == 2
+    broken = []
+    for line in _lines(data, line_bytes=1):
+        try:
+            json.loads(line)
+        except json.JSONDecodeError:
+            broken.append(line)
+    assert len(broken) == 2  # the line before the nested cut, and the one after it
+    path = tmp_path / "nested.json"
+    path.write_bytes(data)
+    with pytest.raises(onepass.OnePassUnsupported):
+        onepass.ingest_jsonl(open_store(), path, target=schema.TABLE, document=True)
+    _assert_identical(path, monkeypatch, expect_onepass=False)
+
+
+def test_prompt_content_in_a_document_is_identical(tmp_path, monkeypatch):
+    p = generate(tmp_path / "content.jsonl", traces=5, seed=2, conventions=("genai",))
+    docs = [orjson.loads(x) for x in p.read_bytes().splitlines()]
+    messages = json.dumps([{"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
+                           {"role": "user", "parts": [{"type": "text", "content": "hello there"}]}])
+    docs[0]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append(_kv("gen_ai.input.messages", _s(messages)))
+    path = tmp_path / "content.json"
+    path.write_bytes(orjson.dumps({"resourceSpans": [rs for d in docs for rs in d["resourceSpans"]]}))
+    rows = _assert_identical(path, monkeypatch, expect_onepass=False)
+    col = {n: i for i, n in enumerate(schema.COLUMN_NAMES)}
+    measured = [(r[col["system_chars"]], r[col["history_chars"]]) for r in rows if r[col["system_chars"]] is not None]
+    assert measured == [(8, 11)]
+
+
+def test_text_after_the_documents_end_is_refused_also_past_a_chunk_of_whitespace():
+    data = orjson.dumps({"resourceSpans": []})
+    data += b" " * (-len(data) % 16)  # the newline starts a chunk of its own, all whitespace
+    with pytest.raises(DocumentTooWide, match="newline"):
+        _lines(data + b"\n" + b" " * 15 + b"x", read_bytes=16)
+    assert _lines(data + b"\n" + b" " * 15 + b"\t", read_bytes=16) == [data]
