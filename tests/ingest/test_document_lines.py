@@ -62,10 +62,10 @@ def test_a_line_ends_at_the_first_cut_past_its_length():
     data = orjson.dumps({"resourceSpans": elements})
     size = len(orjson.dumps(elements[0]))
     assert size == 109
-    lines = _lines(data, line_bytes=2 * size + 5)
-    # Two elements and their comma are 219 bytes, short of 223: the cut after the third ends a
-    # line; the first line also holds the document's 18-byte prefix, so two are enough there.
-    assert [len(json.loads(x)["resourceSpans"]) for x in lines] == [2, 3, 3, 2]
+    # The 18-byte prefix and one element are 127 bytes, two elements and their comma 237: a
+    # line of at least 223 bytes ends at the cut after its second element, one of 238 after its third.
+    assert [len(json.loads(x)["resourceSpans"]) for x in _lines(data, line_bytes=2 * size + 5)] == [2] * 5
+    assert [len(json.loads(x)["resourceSpans"]) for x in _lines(data, line_bytes=2 * size + 20)] == [3, 3, 3, 1]
 
 
 REFUSED = {
