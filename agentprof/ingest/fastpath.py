@@ -374,11 +374,20 @@ input ahead in a background thread, up to ~34 blocks (285 MB of a file's bytes a
 785-845 MB peak, 12 ahead 8.35 s and 854-905 MB, unpaced 8.05 s and 1,036-1,044 MB."""
 
 
+class InvalidUtf8(OSError):
+    """The input holds bytes that are not UTF-8 (the lenient reader replaces and reports them)."""
+
+
 class _PacedInput:
     """A binary stream (``raw``: anything with ``read(n)`` and ``close()``) that lets its
     reader get at most ``ahead`` bytes beyond what :meth:`release` has allowed so far: a
     ``read`` past that waits. :meth:`close` ends the stream (later reads see its end), so a
-    reader abandoned mid-file never waits forever."""
+    reader abandoned mid-file never waits forever.
+
+    It also checks that the bytes are UTF-8, which Arrow's JSON parser does not: a string it
+    hands on with invalid bytes made DuckDB invalidate the whole database (a fatal error in
+    ``lower``). ASCII, the usual case, is told by ``bytes.isascii``; from the first other
+    byte on, every read is decoded (:class:`InvalidUtf8` where that fails)."""
 
     def __init__(self, raw, ahead: int) -> None:
         import threading
@@ -387,6 +396,7 @@ class _PacedInput:
         self._read = 0
         self._allowed = ahead
         self._cond = threading.Condition()
+        self._utf8 = None  # an incremental decoder, from the first byte that is not ASCII
         self.closed = False
 
     def read(self, n: int = -1) -> bytes:
@@ -396,9 +406,21 @@ class _PacedInput:
             if self.closed:
                 return b""
         data = self._raw.read(n)
+        if self._utf8 is not None or not data.isascii():
+            self._check_utf8(data)
         with self._cond:
             self._read += len(data)
         return data
+
+    def _check_utf8(self, data: bytes) -> None:
+        import codecs
+
+        if self._utf8 is None:
+            self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        try:
+            self._utf8.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            raise InvalidUtf8(f"bytes that are not UTF-8 ({exc.reason}) near byte {self._read + exc.start}") from exc
 
     def release(self, nbytes: int) -> None:
         with self._cond:
@@ -463,7 +485,7 @@ def _open(path: str, batch_bytes: int) -> BlockReader:
         # The format comes from the content, never the name: Arrow would take a ".gz" (or
         # ".bz2", ".zst", ...) name for compression and fail on a plain file so named.
         return BlockReader(pa.input_stream(path, compression=None), batch_bytes)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # the first block is parsed here
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:  # the first block is parsed here
         raise FastPathUnsupported(f"{path}: {exc}") from exc
 
 
@@ -475,5 +497,5 @@ def _next_block(reader, path: str):
         return reader.read_next_batch()
     except StopIteration:
         return None
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:  # OSError: e.g. InvalidUtf8, a cut gzip stream
         raise FastPathUnsupported(f"{path}: {exc}") from exc

@@ -6,6 +6,8 @@ import gzip
 import json
 import time
 
+import pytest
+
 from ingest_builders import T0, otlp_span, sdk_request, span, write_doc, write_forms
 
 from agentprof.ingest import ingest_files
@@ -161,6 +163,26 @@ def test_invalid_utf8_is_replaced(tmp_path):
     assert con.execute("SELECT name, count(*) FROM spans GROUP BY name").fetchall() == [("caf\ufffd", 2)]
     assert "invalid UTF-8 bytes were replaced" in only(a.problems, "line 1")
     assert "invalid UTF-8 bytes were replaced" in only(b.problems, "UTF-8")
+
+
+@pytest.mark.parametrize("form", ["jsonl", "jsonl.gz", "json", "json-pretty"])
+def test_invalid_utf8_after_valid_lines_is_replaced_not_fatal(tmp_path, form):
+    """Arrow's JSON parser passes invalid UTF-8 on; a span name holding it made DuckDB
+    invalidate the database (a fatal error in ``lower``). The fast readers now refuse such a
+    file and the lenient reader replaces and reports the bytes."""
+    good = [otlp_span(f"{i:016x}", name="caf\u00e9 \u2713", start=i) for i in range(1, 4)]
+    bad = otlp_span("00000000000000ff", name="cafX", start=9)
+    if form.startswith("jsonl"):
+        data = (line_of(good) + "\n" + line_of([bad]) + "\n").encode()
+    else:
+        doc = {"resourceSpans": [json.loads(line_of(good))["resourceSpans"][0], json.loads(line_of([bad]))["resourceSpans"][0]]}
+        data = json.dumps(doc, indent=1 if form == "json-pretty" else None, separators=None if form == "json-pretty" else (",", ":")).encode()
+    data = data.replace(b"cafX", b"caf\xe9")
+    p = tmp_path / f"bad.{form}"
+    p.write_bytes(gzip.compress(data) if form.endswith(".gz") else data)
+    con, (report,) = run(p)
+    assert sorted(con.execute("SELECT name FROM spans").fetchall()) == [("caf\u00e9 \u2713",)] * 3 + [("caf\ufffd",)]
+    assert "invalid UTF-8 bytes were replaced" in only(report.problems, "UTF-8")
 
 
 def test_huge_attribute_is_cut_fast(tmp_path):

@@ -327,3 +327,26 @@ def test_a_reader_abandoned_mid_file_does_not_hang(tmp_path):
     batches = iter_raw_batches_jsonl(p, batch_bytes=64 * 1024, min_rows=1)
     assert next(batches).num_rows > 0
     batches.close()  # the generator's finally closes the reader while Arrow reads ahead
+
+
+def test_paced_input_checks_utf8_across_reads():
+    """Characters cut between two reads are whole again; a bad byte or a character cut by the
+    end of the input is refused, wherever it falls."""
+    import io
+
+    from agentprof.ingest.fastpath import InvalidUtf8, _PacedInput
+
+    def read_all(data: bytes, n: int) -> bytes:
+        stream = _PacedInput(io.BytesIO(data), ahead=1 << 30)
+        out = b""
+        while chunk := stream.read(n):
+            out += chunk
+        stream.read(n)  # the end, once more: the decoder's final check
+        return out
+
+    text = ("ascii first, " + "caf\u00e9 \u2713 \U0001f600 " * 5).encode()
+    for n in (1, 2, 3, 5, 64):
+        assert read_all(text, n) == text
+        for bad in (text + b"\xe9", text[:20] + b"\xff" + text[20:], text[:-2]):  # text[:-2]: the emoji cut
+            with pytest.raises(InvalidUtf8):
+                read_all(bad, n)
