@@ -1,33 +1,47 @@
-"""One compact OTLP JSON document, read as JSON lines by the Arrow readers.
+"""One OTLP JSON document, read as JSON lines by the Arrow readers.
 
 A document ``{"resourceSpans":[E1,E2,…,En]}`` holds the same spans as the JSON lines
 ``{"resourceSpans":[E1,…,Ek]}`` ``{"resourceSpans":[Ek+1,…,En]}``, so cutting it between
 two ResourceSpans lets the JSON-lines readers (Arrow's parser, both cores, memory bounded by
 the block) read a file the lenient reader would walk span by span in Python.
 
-The cut points come from one byte search for ``},{"resource":`` (a ResourceSpans element's
-end, then the next one's start). In valid JSON that text never lies inside a string: a
-quote inside a string is written ``\\"``, and a string that ended at that quote would be
-followed by ``resource":``, which is not JSON. Where the text belongs to an object nested
-deeper than the ResourceSpans array, the line before the cut leaves a bracket open, Arrow's
-parser refuses that line, and the lenient reader reads the document. It does the same for
-anything else this reader does not expect: a document not starting exactly with
-``{"resourceSpans":[`` (whitespace between tokens, as pretty-printed files have, or another
-key first), a newline inside the document, one ResourceSpans larger than
-:data:`MAX_LINE_BYTES` (e.g. a single resource holding every span), or another key after
-the array.
+The cuts are where ``}`` ``,`` ``{`` ``"resource"`` ``:`` follow each other with only
+whitespace between (:data:`CUT`: a ResourceSpans element's end, then the next one's start).
+In valid JSON that never lies inside a string: a quote inside a string is written ``\\"``,
+and a string that ended at the quote before ``resource`` would be followed by
+``resource"``, which is not JSON. Where it belongs to an object nested deeper than the
+ResourceSpans array, the line before the cut leaves a bracket open, Arrow's parser refuses
+that line, and the lenient reader reads the document.
+
+Newlines and carriage returns of the document become tabs, so that a pretty-printed
+document makes whole lines: between tokens a tab is whitespace as a newline is, and inside a
+string (which JSON forbids raw control characters in) Arrow's parser refuses a raw tab as it
+would the newline, so the lenient reader then reports it. Anything else this reader does not
+expect is refused in the same way, by the parser or here: a document whose first key is not
+``resourceSpans``, one ResourceSpans larger than :data:`MAX_LINE_BYTES` (e.g. a single
+resource holding every span), another key after the array, a second document after the first.
 """
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from typing import IO
 
 PREFIX = b'{"resourceSpans":['
-"""How a compact OTLP JSON document begins (SDK and Collector encoders write this key first)."""
+"""How each line begins."""
 
-CUT = b'},{"resource":'
-"""One ResourceSpans' end and the next one's start, as a compact encoder writes them."""
+_WS = rb"[ \t\n\r]*"
+
+START = re.compile(rb"\A" + _WS + rb"\{" + _WS + rb'"resourceSpans"' + _WS + rb":" + _WS + rb"\[")
+"""How a document this reader cuts begins (SDK and Collector encoders write this key first)."""
+
+CUT = re.compile(rb"\}" + _WS + rb"," + _WS + rb"(\{)" + _WS + rb'"resource"' + _WS + rb":")
+"""One ResourceSpans' end and the next one's start (group 1: the next one's ``{``)."""
+
+MAX_CUT_BYTES = 4096
+"""Longest cut looked for across two reads (whitespace of pretty-printing included); one
+longer is not cut there, and the line goes on to the next."""
 
 LINE_BYTES = 1 << 20
 """Bytes a line holds before the next cut ends it (the Collector's file exporter writes
@@ -46,12 +60,12 @@ class DocumentTooWide(OSError):
 
 
 class DocumentLines:
-    """A binary stream over ``raw`` (a compact OTLP JSON document: anything with ``read(n)``
+    """A binary stream over ``raw`` (an OTLP JSON document: anything with ``read(n)``
     and ``close()``) that reads as JSON lines of whole ResourceSpans. ``read`` raises
     :class:`DocumentTooWide` where the document does not have the expected shape.
 
-    The lines are the document itself with the comma of some cuts replaced by
-    ``]}\n{"resourceSpans":[``: its bytes pass through as views of what was read, and one
+    The lines are the document itself with newlines as tabs and some cuts replaced by
+    ``}]}\n{"resourceSpans":[{``: its bytes pass through as views of what was read, and one
     join per ``read`` copies them (cutting by re-buffering cost 8x a plain read)."""
 
     def __init__(self, raw: IO[bytes], *, line_bytes: int | None = None, max_line_bytes: int | None = None,
@@ -66,7 +80,6 @@ class DocumentLines:
         self._out_bytes = 0
         self._started = False
         self._eof = False
-        self._ended = False  # a newline was read: the document's end
         self.closed = False
 
     def read(self, n: int = -1) -> bytes:
@@ -91,25 +104,17 @@ class DocumentLines:
 
     def _more(self) -> None:
         """Read one chunk of the document and queue its bytes, with the cuts it completes."""
-        chunk = self._raw.read(self._read_bytes)
-        newline = chunk.find(b"\n")
-        if self._ended or newline >= 0:  # only whitespace may follow a newline
-            self._ended = True
-            rest = chunk[newline:] if newline >= 0 else chunk
-            if rest.strip():
-                raise DocumentTooWide("a newline inside the document")
-            chunk = chunk[:newline] if newline >= 0 else b""
+        chunk = self._raw.read(self._read_bytes).replace(b"\n", b"\t")
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r", b"\t")
         if not self._started:
-            if chunk and len(self._held) + len(chunk) < len(PREFIX):
-                self._held += chunk
+            self._held += chunk
+            if chunk and len(self._held) < 4096:
                 return
-            if not (self._held + chunk[: len(PREFIX)]).startswith(PREFIX):
-                raise DocumentTooWide(f"the document does not start with {PREFIX.decode()}")
-            self._started = True
+            if not START.match(self._held):
+                raise DocumentTooWide("the document does not start with {\"resourceSpans\":[")
+            self._started, chunk, self._held = True, self._held, b""
         if not chunk:  # the rest is the last line (it ends with the document's own "]}")
-            while tail := self._raw.read(self._read_bytes):
-                if tail.strip():
-                    raise DocumentTooWide("a newline inside the document")
             self._eof = True
             self._queue(memoryview(self._held + b"\n"))
             self._held = b""
@@ -126,14 +131,15 @@ class DocumentLines:
                 self._queue(view[max(a - h, 0) : b - h])
 
         done = 0  # queued up to here
-        while True:
-            at = self._find(held, chunk, done + max(self._line_bytes - self._line, 0))
-            if at < 0:
-                break
+        while (cut := self._find(held, chunk, done + max(self._line_bytes - self._line, 0))) is not None:
+            at, following = cut
             piece(done, at + 1)
             self._queue(memoryview(_JOIN))
-            done, self._line = at + 2, len(PREFIX)  # the next line's first ResourceSpans begins at its '{'
-        keep = min(len(CUT) - 1, size - done)  # a cut may begin in the last bytes: hold them
+            done, self._line = following, len(PREFIX)
+        # A cut may begin at the last '}' and go on in the next chunk: hold the bytes from there.
+        brace = chunk.rfind(b"}", max(len(chunk) - MAX_CUT_BYTES, 0))
+        brace = brace + h if brace >= 0 else held.rfind(b"}", max(size - MAX_CUT_BYTES, 0))
+        keep = size - brace if brace >= done else 0
         piece(done, size - keep)
         self._line += size - keep - done
         self._held = (held + chunk[-keep:])[-keep:] if keep else b""
@@ -141,15 +147,16 @@ class DocumentLines:
             raise DocumentTooWide(f"a resourceSpans element (or several without a cut) longer than {self._max_line_bytes} bytes")
 
     @staticmethod
-    def _find(held: bytes, chunk: bytes, start: int) -> int:
-        """The first cut at or after ``start`` in held + chunk, -1 if none."""
+    def _find(held: bytes, chunk: bytes, start: int) -> tuple[int, int] | None:
+        """(the position of its '}', of the next ResourceSpans' '{') of the first cut at or after
+        ``start`` in held + chunk, None if none."""
         h = len(held)
         if start < h:
-            at = (held + chunk[: len(CUT) - 1]).find(CUT, start)
-            if at >= 0:
-                return at
-        at = chunk.find(CUT, max(start - h, 0))
-        return at + h if at >= 0 else -1
+            m = CUT.search(held + chunk[: MAX_CUT_BYTES], start)
+            if m:
+                return m.start(), m.start(1)
+        m = CUT.search(chunk, max(start - h, 0))
+        return (m.start() + h, m.start(1) + h) if m else None
 
     def _queue(self, piece: memoryview) -> None:
         if len(piece):
