@@ -153,7 +153,7 @@ def _read_one(con, cap: MemoryCap, report, path: str, fmt: str, gz: bool, direct
 
 
 def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, fmt: str, direct: bool) -> str | None:
-    """Well-formed OTLP JSON lines, compact OTLP JSON documents or protobuf through the
+    """Well-formed OTLP JSON lines, OTLP JSON documents or protobuf through the
     Arrow/DuckDB readers.
 
     The one-pass reader (Arrow → flat columns → span-table rows in one query per batch; for
@@ -181,7 +181,7 @@ def _read_fast(con: duckdb.DuckDBPyConnection, cap: MemoryCap, path: str, fmt: s
     length_prefixed = fmt == detect.OTLP_PROTO_LP
     if fmt == detect.OTLP_JSONL:
         read = onepass.ingest_jsonl
-    elif fmt == detect.OTLP_JSON:  # read as JSON lines when compact (document_lines)
+    elif fmt == detect.OTLP_JSON:  # cut into JSON lines (document_lines)
         read = functools.partial(onepass.ingest_jsonl, document=True, source_format=fmt)
     else:  # protobuf
         read = functools.partial(onepass.ingest_proto, length_prefixed=length_prefixed, source_format=fmt)

@@ -225,8 +225,8 @@ def ingest_jsonl(
     source_file: str | None = None,
     source_format: str = SOURCE_FORMAT,
 ) -> tuple[int, str]:
-    """Insert the spans of an OTLP JSON-lines file (``document``: one compact OTLP JSON
-    document, see ``document_lines``) into ``target``.
+    """Insert the spans of an OTLP JSON-lines file (``document``: one OTLP JSON document,
+    see ``document_lines``) into ``target``.
 
     Returns (spans inserted, the table they are in). ``target`` is the span table or an
     ingest stage table (``repair.STAGE``). With ``demote`` (span-table target only), inserts
@@ -246,7 +246,7 @@ def ingest_jsonl(
 
 def json_blocks(path: str, *, document: bool = False, batch_bytes: int = DEFAULT_BATCH_BYTES) -> tuple[Iterator, Callable[[], None]]:
     """(Arrow's parsed blocks of the OTLP JSON-lines file at ``path`` (gzip or not), a
-    function that closes the file). ``document``: the file is one compact OTLP JSON
+    function that closes the file). ``document``: the file is one OTLP JSON
     document, read as JSON lines (``document_lines``). What Arrow or the cutting refuses
     raises :class:`OnePassUnsupported` naming the file."""
     with open(path, "rb") as fh:
@@ -270,7 +270,7 @@ def json_blocks(path: str, *, document: bool = False, batch_bytes: int = DEFAULT
 
 
 def _open_document(path: str, batch_bytes: int, gz: bool):
-    """``fastpath._open`` for one compact OTLP JSON document (``document_lines`` cuts it into
+    """``fastpath._open`` for one OTLP JSON document (``document_lines`` cuts it into
     lines of whole ResourceSpans; Arrow decompresses a gzip file as it reads)."""
     import pyarrow as pa
 
