@@ -55,14 +55,14 @@ READ_BYTES = 4 << 20
 """Bytes of the document read at a time."""
 
 
-class DocumentTooWide(OSError):
+class UncuttableDocument(OSError):
     """The document is not in the shape this reader cuts (see the module docstring)."""
 
 
 class DocumentLines:
     """A binary stream over ``raw`` (an OTLP JSON document: anything with ``read(n)``
     and ``close()``) that reads as JSON lines of whole ResourceSpans. ``read`` raises
-    :class:`DocumentTooWide` where the document does not have the expected shape.
+    :class:`UncuttableDocument` where the document does not have the expected shape.
 
     The lines are the document itself with newlines as tabs and some cuts replaced by
     ``}]}\n{"resourceSpans":[{``: its bytes pass through as views of what was read, and one
@@ -112,7 +112,7 @@ class DocumentLines:
             if chunk and len(self._held) < 4096:
                 return
             if not START.match(self._held):
-                raise DocumentTooWide("the document does not start with {\"resourceSpans\":[")
+                raise UncuttableDocument("the document does not start with {\"resourceSpans\":[")
             self._started, chunk, self._held = True, self._held, b""
         if not chunk:  # the rest is the last line (it ends with the document's own "]}")
             self._eof = True
@@ -144,7 +144,7 @@ class DocumentLines:
         self._line += size - keep - done
         self._held = (held + chunk[-keep:])[-keep:] if keep else b""
         if self._line > self._max_line_bytes:
-            raise DocumentTooWide(f"a resourceSpans element (or several without a cut) longer than {self._max_line_bytes} bytes")
+            raise UncuttableDocument(f"a resourceSpans element (or several without a cut) longer than {self._max_line_bytes} bytes")
 
     @staticmethod
     def _find(held: bytes, chunk: bytes, start: int) -> tuple[int, int] | None:

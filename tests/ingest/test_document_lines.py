@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from agentprof import schema
 from agentprof.ingest import detect, document_lines, onepass
-from agentprof.ingest.document_lines import PREFIX, DocumentLines, DocumentTooWide
+from agentprof.ingest.document_lines import PREFIX, DocumentLines, UncuttableDocument
 from agentprof.store import open_store
 from test_onepass import _assert_identical, _kv, _one, _s, generate
 
@@ -96,13 +96,13 @@ REFUSED = {
 @pytest.mark.parametrize("case", sorted(REFUSED))
 def test_documents_of_another_shape_are_refused(case):
     doc = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [{"name": "x"}]}]}] * 3}
-    with pytest.raises(DocumentTooWide):
+    with pytest.raises(UncuttableDocument):
         _lines(REFUSED[case](doc), line_bytes=1)
 
 
 def test_a_resource_spans_element_larger_than_a_line_may_be_is_refused():
     doc = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [{"name": "x" * 5000}]}]}]}
-    with pytest.raises(DocumentTooWide, match="longer than 1000 bytes"):
+    with pytest.raises(UncuttableDocument, match="longer than 1000 bytes"):
         _lines(orjson.dumps(doc), max_line_bytes=1000, read_bytes=100)
 
 
