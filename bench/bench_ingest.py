@@ -18,6 +18,8 @@ Cases:
   lenient_jsonl   ingest_files(con, [corpus.jsonl], fast=False): the same file through the
                   lenient Python reader, to show what the fast reader saves
   cli_json        `agentprof ingest corpus.json --db F` (one JSON document)
+  lenient_json    ingest_files(con, [corpus.json], fast=False): the same document walked span
+                  by span in Python, to show what cutting it into lines (``document_lines``) saves
   cli_proto       `agentprof ingest corpus.pb --db F` (one ExportTraceServiceRequest)
   lenient_proto   ingest_files(con, [corpus.pb], fast=False): the same file through the lenient
                   reader (upb messages walked in Python), to show what ``protowire`` saves
@@ -40,8 +42,8 @@ HERE = Path(__file__).resolve().parent
 PY = sys.executable
 AGENTPROF = str(Path(PY).with_name("agentprof"))
 
-ALL_CASES = ("reference", "fastpath_read", "fastpath_ingest", "cli_jsonl", "lenient_jsonl", "cli_json", "cli_proto",
-             "lenient_proto", "help")
+ALL_CASES = ("reference", "fastpath_read", "fastpath_ingest", "cli_jsonl", "lenient_jsonl", "cli_json", "lenient_json",
+             "cli_proto", "lenient_proto", "help")
 
 # --- the reference path ------------------------------------------------------------------------
 
@@ -215,7 +217,7 @@ def run_case(case: str, files: dict[str, Path], work: Path) -> dict:
         src = files[{"cli_jsonl": "jsonl", "cli_json": "json", "cli_proto": "proto"}[case]]
         res = _run([AGENTPROF, "ingest", str(src), "--db", db])
     else:
-        src = files["proto" if case == "lenient_proto" else "jsonl"]
+        src = files[{"lenient_proto": "proto", "lenient_json": "json"}.get(case, "jsonl")]
         res = _run([PY, __file__, "--run-case", case, "--input", str(src), "--db", db])
     res["case"] = case
     res["input"] = str(src)
@@ -246,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.run_case:  # child process: one case, result as a JSON line
         fn = {"reference": run_reference, "fastpath_read": run_fastpath_read, "fastpath_ingest": run_fastpath_ingest,
-              "lenient_jsonl": run_lenient, "lenient_proto": run_lenient}
+              "lenient_jsonl": run_lenient, "lenient_json": run_lenient, "lenient_proto": run_lenient}
         t = time.perf_counter()
         out = fn[args.run_case](args.input, args.db)
         out = out if isinstance(out, dict) else {"spans": out}
