@@ -17,7 +17,7 @@ from agentprof import schema
 from agentprof.ingest import detect, document_lines, onepass
 from agentprof.ingest.document_lines import PREFIX, DocumentLines, UncuttableDocument
 from agentprof.store import open_store
-from test_onepass import _assert_identical, _kv, _one, _s, generate
+from test_onepass import _assert_identical, _both, _kv, _one, _s, generate
 
 
 def _document(jsonl: Path, out: Path) -> Path:
@@ -224,3 +224,13 @@ def test_prompt_content_in_a_document_is_identical(tmp_path, monkeypatch):
     assert measured == [(8, 11)]
 
 
+
+
+def test_a_gzip_document_cut_short_goes_to_the_lenient_reader(tmp_path, monkeypatch):
+    doc = _document(generate(tmp_path / "t.jsonl", traces=30, seed=6), tmp_path / "t.json")
+    packed = gzip.compress(doc.read_bytes())
+    path = tmp_path / "t.json.gz"
+    path.write_bytes(packed[: len(packed) * 2 // 3])
+    fast, slow, fast_rep, slow_rep = _both(path, monkeypatch, expect_onepass=False)
+    assert fast == slow and fast_rep == slow_rep
+    assert 0 < len(fast) and any("cut short" in p for p in fast_rep.problems)
