@@ -17,7 +17,7 @@ from agentprof import schema
 from agentprof.ingest import detect, document_lines, onepass
 from agentprof.ingest.document_lines import PREFIX, DocumentLines, UncuttableDocument
 from agentprof.store import open_store
-from test_onepass import _assert_identical, _both, _kv, _one, _s, generate
+from test_onepass import _assert_identical, _both, _kv, _one, _s, assert_prompt_parts_measured, generate, prompt_content_docs
 
 
 def _document(jsonl: Path, out: Path) -> Path:
@@ -211,17 +211,9 @@ def test_a_cut_inside_a_nested_object_leaves_a_line_that_does_not_parse(tmp_path
 
 
 def test_prompt_content_in_a_document_is_identical(tmp_path, monkeypatch):
-    p = generate(tmp_path / "content.jsonl", traces=5, seed=2, conventions=("genai",))
-    docs = [orjson.loads(x) for x in p.read_bytes().splitlines()]
-    messages = json.dumps([{"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
-                           {"role": "user", "parts": [{"type": "text", "content": "hello there"}]}])
-    docs[0]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append(_kv("gen_ai.input.messages", _s(messages)))
     path = tmp_path / "content.json"
-    path.write_bytes(orjson.dumps({"resourceSpans": [rs for d in docs for rs in d["resourceSpans"]]}))
-    rows = _assert_identical(path, monkeypatch, expect_onepass=False)
-    col = {n: i for i, n in enumerate(schema.COLUMN_NAMES)}
-    measured = [(r[col["system_chars"]], r[col["history_chars"]]) for r in rows if r[col["system_chars"]] is not None]
-    assert measured == [(8, 11)]
+    path.write_bytes(orjson.dumps({"resourceSpans": [rs for d in prompt_content_docs(tmp_path) for rs in d["resourceSpans"]]}))
+    assert_prompt_parts_measured(_assert_identical(path, monkeypatch, expect_onepass=False))
 
 
 

@@ -227,17 +227,26 @@ def test_kvlist_values_fall_back_and_stay_identical(tmp_path, monkeypatch):
     _assert_identical(p, monkeypatch, expect_onepass=False)
 
 
-def test_prompt_content_goes_to_the_fast_reader_and_stays_identical(tmp_path, monkeypatch):
+def prompt_content_docs(tmp_path: Path) -> list[dict]:
+    """Generated requests, one span of which carries prompt content (8 system, 11 history chars)."""
     p = generate(tmp_path / "content.jsonl", traces=5, seed=2, conventions=("genai",))
     docs = [orjson.loads(x) for x in p.read_bytes().splitlines()]
     messages = json.dumps([{"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
                            {"role": "user", "parts": [{"type": "text", "content": "hello there"}]}])
     docs[0]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append(_kv("gen_ai.input.messages", _s(messages)))
-    p.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in docs))
-    rows = _assert_identical(p, monkeypatch, expect_onepass=False)
+    return docs
+
+
+def assert_prompt_parts_measured(rows: list[tuple]) -> None:
     col = {n: i for i, n in enumerate(schema.COLUMN_NAMES)}
     measured = [r for r in rows if r[col["system_chars"]] is not None or r[col["history_chars"]] is not None]
     assert [(r[col["system_chars"]], r[col["history_chars"]]) for r in measured] == [(8, 11)]
+
+
+def test_prompt_content_goes_to_the_fast_reader_and_stays_identical(tmp_path, monkeypatch):
+    p = tmp_path / "content.jsonl"
+    p.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in prompt_content_docs(tmp_path)))
+    assert_prompt_parts_measured(_assert_identical(p, monkeypatch, expect_onepass=False))
 
 
 def _line(spans, resource=None) -> bytes:
