@@ -19,8 +19,8 @@ string (which JSON forbids raw control characters in) Arrow's parser refuses a r
 would the newline, so the lenient reader then reports it. Anything else this reader does not
 expect is refused in the same way, by the parser or here: a document whose first key is not
 ``resourceSpans``, one ResourceSpans larger than :data:`MAX_LINE_BYTES` (e.g. a single
-resource holding every span), another key after the array. Documents placed back to back
-stay back to back on the last line, and Arrow's parser reads them as the lenient reader does.
+resource holding every span), another key after the array. Of documents placed back to back,
+one ends and the next begins on one line, which Arrow's parser reads as the lenient reader does.
 """
 
 from __future__ import annotations
