@@ -110,7 +110,7 @@ class DocumentLines:
             chunk = chunk.replace(b"\r", b"\t")
         if not self._started:
             self._held += chunk
-            if chunk and len(self._held) < 4096:
+            if chunk and len(self._held) < MAX_CUT_BYTES:  # enough to see the start, whitespace and all
                 return
             if not START.match(self._held):
                 raise UncuttableDocument("the document does not start with {\"resourceSpans\":[")
