@@ -256,14 +256,8 @@ def json_blocks(path: str, *, document: bool = False, batch_bytes: int = DEFAULT
     else:
         reader = _open_gzip(path, batch_bytes) if gz else _open(path, batch_bytes)
 
-    def parsed():
-        while True:
-            try:
-                block = _next_block(reader, path)
-            except OSError as exc:  # e.g. a gzip stream cut short: the lenient reader reports it
-                raise OnePassUnsupported(f"{path}: {exc}") from exc
-            if block is None:
-                return
+    def parsed():  # _next_block turns what the parser or the input refuses into OnePassUnsupported
+        while (block := _next_block(reader, path)) is not None:
             yield block
 
     return parsed(), reader.close
